@@ -1,0 +1,75 @@
+/**
+ * What a running node exposes to operators (admin HTTP API, lab dashboard).
+ * The node implements AdminSource; the admin server only reads through it.
+ * Everything here is plain JSON-serialisable data.
+ */
+import type { Binding } from '../store/location-store.ts';
+import type { TransportName } from '../sip/message/types.ts';
+
+export type NodeRole = 'primary' | 'fallback' | 'internal';
+
+export interface SipListenerInfo {
+  transport: TransportName;
+  address: string;
+  port: number;
+}
+
+export interface PeerInfo {
+  name: string;
+  /** True while the peer answers health checks (cluster/). */
+  up: boolean;
+}
+
+export interface TrunkInfo {
+  /** Provider name from the config, e.g. "budgetphone". */
+  name: string;
+  /** True while our registration at the provider is active. */
+  registered: boolean;
+}
+
+export interface NodeCounts {
+  /** Unexpired bindings in the location store. */
+  registrations: number;
+  /** Calls not yet ended. */
+  activeCalls: number;
+  /** Calls since start (any outcome). */
+  totalCalls: number;
+}
+
+export interface NodeStatus {
+  name: string;
+  role: NodeRole;
+  version: string;
+  /** ms since epoch. */
+  startedAt: number;
+  uptimeSec: number;
+  listeners: SipListenerInfo[];
+  counts: NodeCounts;
+  peers?: PeerInfo[];
+  trunks?: TrunkInfo[];
+}
+
+export type CallDirection = 'inbound' | 'outbound' | 'internal';
+export type CallState = 'trying' | 'ringing' | 'answered' | 'ending';
+
+export interface CallSummary {
+  /** Node-local call id (not the SIP Call-ID). */
+  id: string;
+  direction: CallDirection;
+  state: CallState;
+  /** Caller and callee as URIs or numbers, for display. */
+  from: string;
+  to: string;
+  /** Trunk or peer the call runs through, if any. */
+  via?: string;
+  /** ms since epoch. */
+  startedAt: number;
+  answeredAt?: number;
+}
+
+/** The read-only view of a node that the admin server needs. */
+export interface AdminSource {
+  status(): NodeStatus;
+  registrations(): Binding[];
+  calls(): CallSummary[];
+}
