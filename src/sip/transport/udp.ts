@@ -1,0 +1,71 @@
+/**
+ * One bound UDP socket (RFC 3261 §18, unreliable transport). Responses to a request
+ * leave from the socket the request arrived on, so NAT bindings hold (RFC 3581 §4).
+ */
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { Endpoint } from '../message/types.ts';
+import { family } from './address.ts';
+import { TransportError } from './errors.ts';
+
+export type DatagramHandler = (data: Buffer, from: Endpoint, listener: UdpListener) => void;
+
+export class UdpListener {
+  private closed = false;
+
+  private constructor(
+    private readonly socket: Socket,
+    readonly local: Endpoint,
+    readonly family: 4 | 6,
+  ) {}
+
+  /** Binds address:port (port 0 = ephemeral). IPv6 sockets are v6-only so v4 and v6 listeners never overlap. */
+  static bind(address: string, port: number, onDatagram: DatagramHandler, onError: (err: Error) => void): Promise<UdpListener> {
+    const fam = family(address);
+    if (fam === 0) return Promise.reject(new TransportError('listen-failed', `not an IP address: ${address}`));
+    const socket = createSocket({ type: fam === 6 ? 'udp6' : 'udp4', ipv6Only: fam === 6, reuseAddr: false });
+    return new Promise((resolve, reject) => {
+      const onBindError = (err: Error): void => {
+        socket.close();
+        reject(new TransportError('listen-failed', `udp bind ${address}:${port}: ${err.message}`, { cause: err }));
+      };
+      socket.once('error', onBindError);
+      socket.bind({ address, port, exclusive: true }, () => {
+        socket.off('error', onBindError);
+        const a = socket.address();
+        const listener = new UdpListener(socket, { transport: 'udp', address: a.address, port: a.port }, fam);
+        // Socket errors (e.g. ICMP-triggered ECONNREFUSED on some platforms) must never crash the process.
+        socket.on('error', (err) => onError(err));
+        socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
+          onDatagram(msg, { transport: 'udp', address: rinfo.address, port: rinfo.port }, listener);
+        });
+        resolve(listener);
+      });
+    });
+  }
+
+  send(data: Buffer, address: string, port: number): Promise<void> {
+    if (this.closed) return Promise.reject(new TransportError('closed', 'udp socket closed'));
+    return new Promise((resolve, reject) => {
+      try {
+        this.socket.send(data, port, address, (err) => {
+          if (err) reject(new TransportError('send-failed', `udp send to ${address}:${port}: ${err.message}`, { cause: err }));
+          else resolve();
+        });
+      } catch (err) {
+        reject(new TransportError('send-failed', `udp send to ${address}:${port}: ${(err as Error).message}`, { cause: err }));
+      }
+    });
+  }
+
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    return new Promise((resolve) => {
+      try {
+        this.socket.close(() => resolve());
+      } catch {
+        resolve();
+      }
+    });
+  }
+}
