@@ -1,0 +1,179 @@
+/**
+ * Non-INVITE client transaction (RFC 3261 §17.1.2, Figure 6).
+ *
+ *                                    |Request from TU
+ *                                    |send request
+ *                Timer E             V
+ *                send request  +-----------+
+ *                    +---------|           |-------------------+
+ *                    |         |  Trying   |  Timer F          |
+ *                    +-------->|           |  or Transport Err.|
+ *                              +-----------+  inform TU        |
+ *                 200-699         |  |                         |
+ *                 resp. to TU     |  |1xx                      |
+ *                 +---------------+  |resp. to TU              |
+ *                 |                  |                         |
+ *                 |   Timer E        V       Timer F           |
+ *                 |   send req +-----------+ or Transport Err. |
+ *                 |  +---------|           | inform TU         |
+ *                 |  |         |Proceeding |------------------>|
+ *                 |  +-------->|           |-----+             |
+ *                 |            +-----------+     |1xx          |
+ *                 |              |      ^        |resp to TU   |
+ *                 | 200-699      |      +--------+             |
+ *                 | resp. to TU  |                             |
+ *                 |              |                             |
+ *                 |              V                             |
+ *                 |            +-----------+                   |
+ *                 |            |           |                   |
+ *                 |            | Completed |                   |
+ *                 |            |           |                   |
+ *                 |            +-----------+                   |
+ *                 |              ^   |                         |
+ *                 |              |   | Timer K                 |
+ *                 +--------------+   | -                       |
+ *                                    |                         |
+ *                                    V                         |
+ *              NOTE:           +-----------+                   |
+ *                              |           |                   |
+ *          transitions         | Terminated|<------------------+
+ *          labeled with        |           |
+ *          the event           +-----------+
+ *          over the action
+ *          to take
+ *
+ * Self-edges Trying→Trying and Proceeding→Proceeding are Timer E firing: the
+ * request is retransmitted and E re-armed (doubling capped at T2 in Trying, T2 in
+ * Proceeding).
+ */
+import type { Endpoint, SipRequest, SipResponse } from '../message/types.ts';
+import { IllegalTransitionError } from './errors.ts';
+import { syntheticResponse } from './messages.ts';
+import { safeSend, TimerSet } from './timer-set.ts';
+import type { ClientTransaction, ClientTransactionUser, OnTerminated, TransactionEnv } from './types.ts';
+
+export type NonInviteClientState = 'idle' | 'trying' | 'proceeding' | 'completed' | 'terminated';
+
+const EDGES: Record<NonInviteClientState, readonly NonInviteClientState[]> = {
+  idle: ['trying'],
+  trying: ['trying', 'proceeding', 'completed', 'terminated'],
+  proceeding: ['proceeding', 'completed', 'terminated'],
+  completed: ['terminated'],
+  terminated: [],
+};
+
+export class NonInviteClientTransaction implements ClientTransaction {
+  readonly kind = 'non-invite-client';
+  private current: NonInviteClientState = 'idle';
+  private readonly timers: TimerSet<'E' | 'F' | 'K'>;
+  private intervalE: number;
+
+  constructor(
+    readonly id: string,
+    readonly request: SipRequest,
+    readonly target: Endpoint,
+    private readonly env: TransactionEnv,
+    private readonly user: ClientTransactionUser,
+    private readonly onTerminated: OnTerminated,
+  ) {
+    this.timers = new TimerSet(env.clock);
+    this.intervalE = env.timers.E;
+  }
+
+  get state(): NonInviteClientState {
+    return this.current;
+  }
+
+  start(): void {
+    this.transition('trying');
+  }
+
+  /** The only place state changes and timers start or stop. */
+  private transition(to: NonInviteClientState): void {
+    const from = this.current;
+    if (!EDGES[from].includes(to)) throw new IllegalTransitionError('non-invite-client', from, to);
+    this.current = to;
+    const t = this.env.timers;
+    if (from === to) {
+      // Timer E fired: retransmit; in Trying double up to T2, in Proceeding use T2 (§17.1.2.2).
+      this.intervalE = to === 'trying' ? Math.min(2 * this.intervalE, t.T2) : t.T2;
+      this.sendRequest();
+      this.timers.start('E', this.intervalE, () => this.transition(this.current));
+      return;
+    }
+    switch (to) {
+      case 'trying':
+        this.sendRequest();
+        if (!this.env.reliable) this.timers.start('E', this.intervalE, () => this.transition(this.current));
+        this.timers.start('F', t.F, () => this.onTimerF());
+        break;
+      case 'proceeding':
+        // E and F keep running (§17.1.2.2).
+        break;
+      case 'completed':
+        this.timers.stopAll();
+        if (t.K === 0) this.transition('terminated');
+        else this.timers.start('K', t.K, () => this.transition('terminated'));
+        break;
+      case 'terminated':
+        this.timers.stopAll();
+        this.onTerminated();
+        break;
+      case 'idle':
+        break;
+    }
+  }
+
+  receiveResponse(res: SipResponse): void {
+    if (this.current !== 'trying' && this.current !== 'proceeding') return; // Completed absorbs retransmissions.
+    if (res.status < 200) {
+      if (this.current === 'trying') this.transition('proceeding');
+    } else {
+      this.transition('completed');
+    }
+    this.deliver(res);
+  }
+
+  cancel(): void {
+    // §9.1: only INVITE is cancelled; CANCEL of a non-INVITE is pointless (RFC 3261 §9).
+  }
+
+  destroy(): void {
+    this.timers.stopAll();
+    this.current = 'terminated';
+  }
+
+  runningTimers(): string[] {
+    return this.timers.running();
+  }
+
+  private onTimerF(): void {
+    // Timer F: tell the TU with a 408 (§17.1.2.2, §8.1.3.1).
+    this.transition('terminated');
+    this.deliver(syntheticResponse(this.request, 408));
+  }
+
+  private onTransportError(err: unknown): void {
+    if (this.current !== 'trying' && this.current !== 'proceeding') {
+      this.env.report(err);
+      return;
+    }
+    this.transition('terminated');
+    this.deliver(syntheticResponse(this.request, 503));
+  }
+
+  private sendRequest(): void {
+    safeSend(
+      () => this.env.transport.sendRequest(this.request, this.target),
+      (err) => this.onTransportError(err),
+    );
+  }
+
+  private deliver(res: SipResponse): void {
+    try {
+      this.user.onResponse(res, this);
+    } catch (err) {
+      this.env.report(err);
+    }
+  }
+}
