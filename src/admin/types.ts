@@ -6,7 +6,8 @@
 import type { Binding } from '../store/location-store.ts';
 import type { TransportName } from '../sip/message/types.ts';
 
-export type NodeRole = 'primary' | 'fallback' | 'internal';
+/** primary/fallback are the SRV roles of the public nodes (DESIGN.md §1); config may say just "public". */
+export type NodeRole = 'primary' | 'fallback' | 'public' | 'internal';
 
 export interface SipListenerInfo {
   transport: TransportName;
@@ -73,3 +74,6 @@ export interface AdminSource {
   registrations(): Binding[];
   calls(): CallSummary[];
 }
+
+/** A binding as the admin API shows it: the stored binding plus seconds left. */
+export type RegistrationView = Binding & { expiresInSec: number };

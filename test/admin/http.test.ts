@@ -1,0 +1,129 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { Counter, Registry } from 'prom-client';
+import { createAdminServer, type AdminServer } from '../../src/admin/http.ts';
+import type { AdminSource, CallSummary, NodeStatus } from '../../src/admin/types.ts';
+import type { Binding } from '../../src/store/location-store.ts';
+import { SpacephoneError } from '../../src/util/errors.ts';
+
+const NOW = 1_800_000_000_000;
+
+const status: NodeStatus = {
+  name: 'nl', role: 'primary', version: '0.1.0', startedAt: NOW - 90_000, uptimeSec: 90,
+  listeners: [{ transport: 'udp', address: '127.0.0.11', port: 5060 }, { transport: 'tls', address: '127.0.0.11', port: 5061 }],
+  counts: { registrations: 1, activeCalls: 1, totalCalls: 4 },
+  peers: [{ name: 'de', up: true }],
+  trunks: [{ name: 'budgetphone', registered: false }],
+};
+
+const binding: Binding = {
+  aor: '2001@lab.spacephone.test', contact: '<sip:2001@127.0.0.50:5062>', q: 1, expiresAt: NOW + 42_400,
+  callId: 'c1', cseq: 3, path: [], updatedAt: NOW - 1000, failures: 0, reachable: true, node: 'nl',
+  flow: { transport: 'udp', address: '127.0.0.50', port: 5062, localAddress: '127.0.0.11', localPort: 5060 },
+};
+
+const call: CallSummary = { id: 'k1', direction: 'inbound', state: 'ringing', from: '+31612345678', to: '2001', via: 'budgetphone', startedAt: NOW - 5000 };
+
+class BrokenSource extends SpacephoneError {
+  readonly code = 'TEST_BROKEN';
+}
+
+function fakeSource(over: Partial<AdminSource> = {}): AdminSource {
+  return { status: () => status, registrations: () => [binding], calls: () => [call], ...over };
+}
+
+async function getJson(url: string): Promise<{ status: number; body: unknown; type: string | null }> {
+  const r = await fetch(url);
+  return { status: r.status, type: r.headers.get('content-type'), body: await r.json() };
+}
+
+describe('admin HTTP API', () => {
+  const registry = new Registry();
+  const calls = new Counter({ name: 'spacephone_calls_total', help: 'calls', registers: [registry] });
+  let srv: AdminServer;
+  before(async () => {
+    srv = await createAdminServer({ address: '127.0.0.1', port: 0, node: fakeSource(), registry, now: () => NOW });
+  });
+  after(() => srv.close());
+
+  it('MUST answer GET /api/health with {ok:true, node}', async () => {
+    const r = await getJson(`${srv.url}/api/health`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body, { ok: true, node: 'nl' });
+  });
+
+  it('MUST serve the node status as JSON on GET /api/status', async () => {
+    const r = await getJson(`${srv.url}/api/status`);
+    assert.equal(r.status, 200);
+    assert.match(r.type ?? '', /application\/json/);
+    assert.deepEqual(r.body, status);
+  });
+
+  it('MUST list registrations with the seconds left until expiry', async () => {
+    const r = await getJson(`${srv.url}/api/registrations`);
+    assert.deepEqual(r.body, [{ ...binding, expiresInSec: 42 }]);
+  });
+
+  it('MUST list calls on GET /api/calls', async () => {
+    assert.deepEqual((await getJson(`${srv.url}/api/calls`)).body, [call]);
+  });
+
+  it('MUST expose default and node-registered metrics in Prometheus format on /metrics', async () => {
+    calls.inc(3);
+    const r = await fetch(`${srv.url}/metrics`);
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('content-type') ?? '', /^text\/plain/);
+    const text = await r.text();
+    assert.match(text, /^spacephone_calls_total 3$/m);
+    assert.match(text, /^process_cpu_user_seconds_total /m);
+  });
+
+  it('MUST answer unknown routes with a JSON 404', async () => {
+    const r = await getJson(`${srv.url}/api/nope`);
+    assert.equal(r.status, 404);
+    assert.deepEqual((r.body as { ok: boolean }).ok, false);
+  });
+
+  it('MUST bind only to the configured address', async () => {
+    const refused = await new Promise<boolean>((resolve) => {
+      const s = net.connect(srv.port, '127.0.0.2');
+      s.on('connect', () => { s.destroy(); resolve(false); });
+      s.on('error', () => resolve(true));
+    });
+    assert.equal(refused, true);
+  });
+});
+
+describe('admin HTTP API robustness and lifecycle', () => {
+  it('MUST turn a failing AdminSource into a JSON 500 with the error code and keep serving', async () => {
+    let fail = true;
+    const srv = await createAdminServer({
+      address: '127.0.0.1', port: 0, defaultMetrics: false,
+      node: fakeSource({ calls: () => { if (fail) throw new BrokenSource('store gone'); return []; } }),
+    });
+    try {
+      const r = await getJson(`${srv.url}/api/calls`);
+      assert.equal(r.status, 500);
+      assert.deepEqual(r.body, { ok: false, error: { code: 'TEST_BROKEN', message: 'store gone' } });
+      fail = false;
+      assert.deepEqual((await getJson(`${srv.url}/api/calls`)).body, []);
+      assert.equal((await getJson(`${srv.url}/api/health`)).status, 200);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('MUST free its port on close(), tolerate a second close(), and accept a reused registry', async () => {
+    const registry = new Registry();
+    const a = await createAdminServer({ address: '127.0.0.1', port: 0, node: fakeSource(), registry });
+    const port = a.port;
+    await a.close();
+    await a.close();
+    // Same registry again (node restart in-process): default metrics must not be registered twice.
+    const b = await createAdminServer({ address: '127.0.0.1', port, node: fakeSource(), registry });
+    assert.equal(b.port, port);
+    assert.equal((await getJson(`${b.url}/api/health`)).status, 200);
+    await b.close();
+  });
+});
