@@ -1,0 +1,254 @@
+/**
+ * Builders and header accessors for SIP messages (RFC 3261 §8.1.1, §8.2.6).
+ */
+import { randomBytes } from 'node:crypto';
+import { SpacephoneError } from '../../util/errors.ts';
+import {
+  CORE_KEYS,
+  CORE_NAME,
+  COMPACT_RAW,
+  type CoreKey,
+  parseAuth,
+  parseCallId,
+  parseContact,
+  parseContentLength,
+  parseContentType,
+  parseCSeq,
+  parseDeltaSeconds,
+  parseMaxForwards,
+  parseNameAddrList,
+  parseNameAddrValue,
+  parseOptionTags,
+  parseVia,
+} from './headers.ts';
+import { reasonPhrase } from './reason.ts';
+import { headerLines } from './serializer.ts';
+import type { NameAddr, Params, SipMessage, SipRequest, SipResponse, Uri, Via } from './types.ts';
+
+export { reasonPhrase } from './reason.ts';
+export { uriEquals, aorOf } from './uri.ts';
+
+/** Raised by setHeader() for a value that does not parse as the typed header. */
+export class HeaderValueError extends SpacephoneError {
+  readonly code = 'SIP_HEADER_VALUE';
+}
+
+function cloneParams(p: Params): Params {
+  return new Map(p);
+}
+
+function cloneUri(u: Uri): Uri {
+  if ('params' in u && 'headers' in u) return { ...u, params: cloneParams(u.params), headers: new Map(u.headers) };
+  if ('params' in u) return { ...u, params: cloneParams(u.params) };
+  return { ...u };
+}
+
+export function cloneNameAddr(n: NameAddr): NameAddr {
+  const out: NameAddr = { uri: cloneUri(n.uri), params: cloneParams(n.params) };
+  if (n.displayName !== undefined) out.displayName = n.displayName;
+  return out;
+}
+
+export function cloneVia(v: Via): Via {
+  return { ...v, params: cloneParams(v.params) };
+}
+
+/** "z9hG4bK" magic cookie (§8.1.1.7) + 96 random bits. */
+export function newBranch(): string {
+  return 'z9hG4bK' + randomBytes(12).toString('hex');
+}
+
+/** From/To tag: 64 random bits (§19.3 asks for at least 32). */
+export function newTag(): string {
+  return randomBytes(8).toString('hex');
+}
+
+/** Call-ID: 128 random bits (§8.1.1.4). */
+export function newCallId(): string {
+  return randomBytes(16).toString('hex');
+}
+
+/**
+ * Response to `req` (§8.2.6.2): copies Via (all, in order), From, To, Call-ID and
+ * CSeq; for 100 Trying also Timestamp (§8.2.6.1). The caller adds the To tag.
+ */
+export function createResponse(req: SipRequest, status: number, reason?: string): SipResponse {
+  const res: SipResponse = {
+    kind: 'response',
+    status,
+    reason: reason ?? reasonPhrase(status),
+    via: req.via.map(cloneVia),
+    from: cloneNameAddr(req.from),
+    to: cloneNameAddr(req.to),
+    callId: req.callId,
+    cseq: { ...req.cseq },
+    contact: [],
+    route: [],
+    recordRoute: [],
+    path: [],
+    wwwAuthenticate: [],
+    proxyAuthenticate: [],
+    authorization: [],
+    proxyAuthorization: [],
+    require: [],
+    supported: [],
+    proxyRequire: [],
+    headers: [],
+    body: Buffer.alloc(0),
+  };
+  if (status === 100) {
+    for (const h of req.headers) if (h.name.toLowerCase() === 'timestamp') res.headers.push({ name: 'Timestamp', value: h.value });
+  }
+  return res;
+}
+
+export interface RequestInit {
+  method: string;
+  uri: Uri;
+  from: NameAddr;
+  to: NameAddr;
+  /** Defaults to a fresh Call-ID. */
+  callId?: string;
+  /** Defaults to 1. */
+  cseq?: number;
+  /** Usually filled in by the transaction/transport layer; defaults to []. */
+  via?: Via[];
+  /** Defaults to 70 (§8.1.1.6). */
+  maxForwards?: number;
+  contact?: NameAddr[];
+  route?: NameAddr[];
+  headers?: { name: string; value: string }[];
+  body?: Buffer;
+  contentType?: string;
+}
+
+/** A new request (§8.1.1); a From tag is added when missing (§8.1.1.3). */
+export function createRequest(init: RequestInit): SipRequest {
+  const from = cloneNameAddr(init.from);
+  if (!from.params.has('tag')) from.params.set('tag', newTag());
+  const req: SipRequest = {
+    kind: 'request',
+    method: init.method,
+    uri: init.uri,
+    via: init.via ?? [],
+    maxForwards: init.maxForwards ?? 70,
+    from,
+    to: cloneNameAddr(init.to),
+    callId: init.callId ?? newCallId(),
+    cseq: { seq: init.cseq ?? 1, method: init.method },
+    contact: init.contact ?? [],
+    route: init.route ?? [],
+    recordRoute: [],
+    path: [],
+    wwwAuthenticate: [],
+    proxyAuthenticate: [],
+    authorization: [],
+    proxyAuthorization: [],
+    require: [],
+    supported: [],
+    proxyRequire: [],
+    headers: (init.headers ?? []).map((h) => ({ ...h })),
+    body: init.body ?? Buffer.alloc(0),
+  };
+  if (init.contentType !== undefined) req.contentType = parseContentType(init.contentType);
+  return req;
+}
+
+function fullName(name: string): { key?: CoreKey; name: string } {
+  const lower = name.toLowerCase();
+  const key = CORE_KEYS.get(lower);
+  if (key) return { key, name: CORE_NAME[key] };
+  return { name: COMPACT_RAW.get(lower) ?? name };
+}
+
+/**
+ * All values of a header, one per header line as it would be serialized.
+ * Accepts any case and compact names; typed headers are rendered from their fields.
+ */
+export function getHeaders(msg: SipMessage, name: string): string[] {
+  const f = fullName(name);
+  const prefix = f.name.toLowerCase() + ': ';
+  if (f.key) {
+    if (f.key === 'contentLength') return [String(msg.body.length)];
+    const out: string[] = [];
+    for (const line of headerLines(msg).slice(1)) {
+      if (line.slice(0, prefix.length).toLowerCase() === prefix) out.push(line.slice(prefix.length));
+    }
+    return out;
+  }
+  const lower = f.name.toLowerCase();
+  return msg.headers.filter((h) => h.name.toLowerCase() === lower).map((h) => h.value);
+}
+
+/** First value of a header (see getHeaders). */
+export function getHeader(msg: SipMessage, name: string): string | undefined {
+  return getHeaders(msg, name)[0];
+}
+
+/**
+ * Replaces a header. Raw headers: all lines of that name are removed and one is
+ * appended. Typed headers are parsed into their field (throws HeaderValueError if
+ * the value does not parse). Content-Length cannot be set: it follows the body.
+ */
+export function setHeader(msg: SipMessage, name: string, value: string): void {
+  const f = fullName(name);
+  if (!f.key) {
+    removeHeader(msg, f.name);
+    msg.headers.push({ name: f.name, value });
+    return;
+  }
+  const v = value.trim();
+  try {
+    switch (f.key) {
+      case 'via': msg.via = parseVia([v]); break;
+      case 'from': msg.from = parseNameAddrValue(v, 'bad From'); break;
+      case 'to': msg.to = parseNameAddrValue(v, 'bad To'); break;
+      case 'callId': msg.callId = parseCallId(v); break;
+      case 'cseq': msg.cseq = parseCSeq(v); break;
+      case 'maxForwards': msg.maxForwards = parseMaxForwards(v); break;
+      case 'contact': msg.contact = parseContact([v]); break;
+      case 'route': msg.route = parseNameAddrList([v], 'bad Route'); break;
+      case 'recordRoute': msg.recordRoute = parseNameAddrList([v], 'bad Record-Route'); break;
+      case 'path': msg.path = parseNameAddrList([v], 'bad Path'); break;
+      case 'expires': msg.expires = parseDeltaSeconds(v, 'bad Expires'); break;
+      case 'minExpires': msg.minExpires = parseDeltaSeconds(v, 'bad Min-Expires'); break;
+      case 'contentType': msg.contentType = parseContentType(v); break;
+      case 'contentLength': parseContentLength(v); break;
+      case 'wwwAuthenticate': msg.wwwAuthenticate = parseAuth([v], 'bad WWW-Authenticate'); break;
+      case 'proxyAuthenticate': msg.proxyAuthenticate = parseAuth([v], 'bad Proxy-Authenticate'); break;
+      case 'authorization': msg.authorization = parseAuth([v], 'bad Authorization'); break;
+      case 'proxyAuthorization': msg.proxyAuthorization = parseAuth([v], 'bad Proxy-Authorization'); break;
+      case 'require': msg.require = parseOptionTags([v], 'bad Require'); break;
+      case 'supported': msg.supported = parseOptionTags([v], 'bad Supported'); break;
+      case 'proxyRequire': msg.proxyRequire = parseOptionTags([v], 'bad Proxy-Require'); break;
+    }
+  } catch (err) {
+    throw new HeaderValueError(`invalid ${f.name} value`, { cause: err });
+  }
+}
+
+/**
+ * Removes a header. Raw: every line of that name. Typed: list headers become
+ * empty, optional ones undefined; mandatory ones (Via excepted) cannot be removed
+ * and throw HeaderValueError.
+ */
+export function removeHeader(msg: SipMessage, name: string): void {
+  const f = fullName(name);
+  if (!f.key) {
+    const lower = f.name.toLowerCase();
+    msg.headers = msg.headers.filter((h) => h.name.toLowerCase() !== lower);
+    return;
+  }
+  switch (f.key) {
+    case 'via': case 'contact': case 'route': case 'recordRoute': case 'path':
+    case 'wwwAuthenticate': case 'proxyAuthenticate': case 'authorization': case 'proxyAuthorization':
+    case 'require': case 'supported': case 'proxyRequire':
+      msg[f.key] = [];
+      return;
+    case 'maxForwards': case 'expires': case 'minExpires': case 'contentType': case 'contentLength':
+      delete msg[f.key];
+      return;
+    default:
+      throw new HeaderValueError(`${f.name} is mandatory and cannot be removed`);
+  }
+}

@@ -1,0 +1,294 @@
+/**
+ * SIP message parser (RFC 3261 §7, §20, §25; torture tests RFC 4475, RFC 5118).
+ *
+ * `parseMessage` has datagram semantics (§18.3): Content-Length, when present,
+ * must not exceed the octets that follow the header section (400 otherwise);
+ * extra octets are ignored; without Content-Length the rest of the datagram is the
+ * body. It never throws: every outcome is a ParseResult, and a broken request
+ * whose Via/From/To/Call-ID/CSeq are readable comes with the stateless 400/505 to
+ * send back (§8.2, §21.5.6); a broken response is only reported, to be dropped.
+ *
+ * Core headers are parsed once, eagerly, into typed fields; all others are kept
+ * raw (unfolded, trimmed) in order, compact names expanded.
+ */
+import { createResponse, newTag } from './build.ts';
+import { SipParseError, type ParseResult } from './errors.ts';
+import {
+  CORE_KEYS,
+  CORE_NAME,
+  COMPACT_RAW,
+  type CoreKey,
+  isSipDate,
+  parseAuth,
+  parseCallId,
+  parseContact,
+  parseContentLength,
+  parseContentType,
+  parseCSeq,
+  parseDeltaSeconds,
+  parseMaxForwards,
+  parseNameAddrList,
+  parseNameAddrValue,
+  parseOptionTags,
+  parseVia,
+} from './headers.ts';
+import { isToken, isWs } from './scan.ts';
+import type { CSeq, NameAddr, RawHeader, SipMessage, SipRequest, SipResponse, Uri, Via } from './types.ts';
+import { parseUri as parseUriStrict } from './uri.ts';
+import { DEFAULT_LIMITS, type ParseLimits } from './limits.ts';
+
+export { DEFAULT_LIMITS, type ParseLimits } from './limits.ts';
+
+/** Parses a URI; throws SipParseError("bad URI") on malformed input. */
+export function parseUri(s: string): Uri {
+  return parseUriStrict(s.trim(), 'bad URI');
+}
+
+/** Parses a name-addr or addr-spec with header params; throws SipParseError. */
+export function parseNameAddr(s: string): NameAddr {
+  return parseNameAddrValue(s.trim(), 'bad name-addr');
+}
+
+const CRLF_CRLF = Buffer.from('\r\n\r\n');
+
+function skipLeadingCrlf(data: Buffer, i: number): number {
+  // §7.5: CRLFs before the start line are ignored (keep-alives).
+  while (i + 1 < data.length && data[i] === 13 && data[i + 1] === 10) i += 2;
+  return i;
+}
+
+function looksLikeResponse(data: Buffer, i: number): boolean {
+  // "SIP/" — a method token cannot contain '/'.
+  return data.length >= i + 4 && (data[i] | 32) === 115 && (data[i + 1] | 32) === 105 && (data[i + 2] | 32) === 112 && data[i + 3] === 47;
+}
+
+interface StartLine {
+  request?: { method: string; uri: Uri };
+  response?: { status: number; reason: string };
+}
+
+/** SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT; returns 'ok', 'other' (valid but not 2.0) or 'bad'. */
+function checkVersion(v: string): 'ok' | 'other' | 'bad' {
+  if (v.length < 7 || v.slice(0, 4).toUpperCase() !== 'SIP/') return 'bad';
+  const dot = v.indexOf('.', 4);
+  if (dot < 5 || dot === v.length - 1) return 'bad';
+  for (let i = 4; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (i !== dot && (c < 48 || c > 57)) return 'bad';
+  }
+  return v.slice(4) === '2.0' ? 'ok' : 'other';
+}
+
+/** Request-Line = Method SP Request-URI SP SIP-Version (§7.1): exactly single SPs (RFC 4475 §3.1.2.7–10). */
+function parseRequestLine(line: string, out: StartLine): void {
+  const parts = line.split(' ');
+  if (parts.length !== 3 || !isToken(parts[0])) throw new SipParseError('bad Request-Line');
+  const uri = parseUriStrict(parts[1], 'bad Request-URI');
+  // URI headers are not allowed in a Request-URI (§19.1.1 table; RFC 4475 §3.1.2.11).
+  if ('headers' in uri && uri.headers.size > 0) throw new SipParseError('bad Request-URI');
+  out.request = { method: parts[0], uri };
+  const v = checkVersion(parts[2]);
+  if (v === 'bad') throw new SipParseError('bad Request-Line');
+  if (v === 'other') throw new SipParseError('SIP Version Not Supported', 505);
+}
+
+/** Status-Line = SIP-Version SP Status-Code SP Reason-Phrase (§7.2). */
+function parseStatusLine(line: string, out: StartLine): void {
+  const sp1 = line.indexOf(' ');
+  if (sp1 < 0 || checkVersion(line.slice(0, sp1)) !== 'ok') throw new SipParseError('bad Status-Line');
+  const code = line.slice(sp1 + 1, sp1 + 4);
+  const after = line.charCodeAt(sp1 + 4);
+  const status = Number(code);
+  if (!/^[1-6][0-9][0-9]$/.test(code) || (line.length > sp1 + 4 && after !== 32)) throw new SipParseError('bad Status-Line');
+  out.response = { status, reason: line.slice(sp1 + 5) };
+}
+
+type Collected = Partial<Record<CoreKey, string[]>>;
+
+export function parseMessage(data: Buffer, limits: Partial<ParseLimits> = {}): ParseResult {
+  const lim: ParseLimits = { ...DEFAULT_LIMITS, ...limits };
+  let isRequest = true;
+  try {
+    const start = skipLeadingCrlf(data, 0);
+    isRequest = !looksLikeResponse(data, start);
+    if (data.length > lim.maxMessageSize) return { ok: false, error: new SipParseError('message too large', 413), isRequest };
+    if (start >= data.length) return { ok: false, error: new SipParseError('empty message'), isRequest };
+    let headEnd = data.indexOf(CRLF_CRLF, start);
+    let bodyStart: number;
+    if (headEnd < 0) {
+      // Tolerated: a datagram whose header section ends at the end of the datagram
+      // without the empty line (seen in the RFC 5118 archives).
+      if (data.length < 2 || data[data.length - 2] !== 13 || data[data.length - 1] !== 10) {
+        return { ok: false, error: new SipParseError('incomplete header section'), isRequest };
+      }
+      headEnd = data.length - 2;
+      bodyStart = data.length;
+    } else {
+      bodyStart = headEnd + 4;
+    }
+    return parseSections(data, data.toString('utf8', start, headEnd), bodyStart, lim, isRequest);
+  } catch (err) {
+    // Defensive: helpers only throw SipParseError, but nothing may escape.
+    const error = err instanceof SipParseError ? err : new SipParseError('unparseable message');
+    return { ok: false, error, isRequest };
+  }
+}
+
+function parseSections(data: Buffer, head: string, bodyStart: number, lim: ParseLimits, isRequest: boolean): ParseResult {
+  let fault: SipParseError | undefined;
+  const fail = (e: unknown): void => {
+    if (fault) return;
+    fault = e instanceof SipParseError ? e : new SipParseError('unparseable message');
+  };
+  const lines = head.split('\r\n');
+  for (const l of lines) {
+    if (l.length > lim.maxLineLength) return { ok: false, error: new SipParseError('line too long', 413), isRequest };
+    if (l.indexOf('\r') >= 0 || l.indexOf('\n') >= 0) fail(new SipParseError('bad line ending'));
+  }
+  const sl: StartLine = {};
+  try {
+    if (isRequest) parseRequestLine(lines[0], sl);
+    else parseStatusLine(lines[0], sl);
+  } catch (e) {
+    fail(e);
+  }
+
+  // Unfold (§7.3.1: a line starting with SP/HT continues the previous one) and classify.
+  const core: Collected = {};
+  const raw: RawHeader[] = [];
+  let count = 0;
+  let name: string | undefined;
+  let value = '';
+  const flush = (): void => {
+    if (name === undefined) return;
+    const lower = name.toLowerCase();
+    const key = CORE_KEYS.get(lower);
+    const v = value.trim();
+    if (key) (core[key] ??= []).push(v);
+    else raw.push({ name: COMPACT_RAW.get(lower) ?? name, value: v });
+  };
+  for (let i = 1; i < lines.length; i++) {
+    const l = lines[i];
+    if (l.length > 0 && isWs(l.charCodeAt(0))) {
+      if (name === undefined) fail(new SipParseError('bad header line'));
+      value += ' ' + l.trim();
+      continue;
+    }
+    flush();
+    name = undefined;
+    if (++count > lim.maxHeaders) return { ok: false, error: new SipParseError('too many headers', 413), isRequest };
+    const colon = l.indexOf(':');
+    const n = colon < 0 ? '' : l.slice(0, colon).trimEnd();
+    if (!isToken(n)) {
+      fail(new SipParseError('bad header line'));
+      continue;
+    }
+    name = n;
+    value = l.slice(colon + 1);
+  }
+  flush();
+
+  const attempt = <T>(f: () => T): T | undefined => {
+    try {
+      return f();
+    } catch (e) {
+      fail(e);
+      return undefined;
+    }
+  };
+  const one = (key: CoreKey): string | undefined => {
+    const v = core[key];
+    if (!v) return undefined;
+    if (v.length > 1) fail(new SipParseError(`multiple ${CORE_NAME[key]} headers`));
+    return v[0];
+  };
+  const required = <T>(key: CoreKey, f: (v: string) => T): T | undefined => {
+    const v = key === 'via' ? (core.via ? '' : undefined) : one(key);
+    if (v === undefined) {
+      fail(new SipParseError(`missing ${CORE_NAME[key]}`));
+      return undefined;
+    }
+    return attempt(() => f(v));
+  };
+
+  // The five headers a response needs (§8.2.6.2), in this order so the fault names the first problem.
+  const via = required<Via[]>('via', () => parseVia(core.via ?? []));
+  const from = required<NameAddr>('from', (v) => parseNameAddrValue(v, 'bad From'));
+  const to = required<NameAddr>('to', (v) => parseNameAddrValue(v, 'bad To'));
+  const callId = required<string>('callId', parseCallId);
+  const cseq = required<CSeq>('cseq', parseCSeq);
+
+  const opt = <T>(key: CoreKey, f: (v: string) => T): T | undefined => {
+    const v = one(key);
+    return v === undefined ? undefined : attempt(() => f(v));
+  };
+  const list = <T>(key: CoreKey, f: (vs: string[]) => T[]): T[] => {
+    const vs = core[key];
+    return vs ? (attempt(() => f(vs)) ?? []) : [];
+  };
+  const maxForwards = opt('maxForwards', parseMaxForwards);
+  const contact = core.contact ? (attempt(() => parseContact(core.contact ?? [])) ?? []) : [];
+  const route = list('route', (vs) => parseNameAddrList(vs, 'bad Route'));
+  const recordRoute = list('recordRoute', (vs) => parseNameAddrList(vs, 'bad Record-Route'));
+  const path = list('path', (vs) => parseNameAddrList(vs, 'bad Path'));
+  const expires = opt('expires', (v) => parseDeltaSeconds(v, 'bad Expires'));
+  const minExpires = opt('minExpires', (v) => parseDeltaSeconds(v, 'bad Min-Expires'));
+  const contentType = opt('contentType', parseContentType);
+  const contentLength = opt('contentLength', parseContentLength);
+  const wwwAuthenticate = list('wwwAuthenticate', (vs) => parseAuth(vs, 'bad WWW-Authenticate'));
+  const proxyAuthenticate = list('proxyAuthenticate', (vs) => parseAuth(vs, 'bad Proxy-Authenticate'));
+  const authorization = list('authorization', (vs) => parseAuth(vs, 'bad Authorization'));
+  const proxyAuthorization = list('proxyAuthorization', (vs) => parseAuth(vs, 'bad Proxy-Authorization'));
+  const require = list('require', (vs) => parseOptionTags(vs, 'bad Require'));
+  const supported = list('supported', (vs) => parseOptionTags(vs, 'bad Supported'));
+  const proxyRequire = list('proxyRequire', (vs) => parseOptionTags(vs, 'bad Proxy-Require'));
+
+  for (const h of raw) {
+    // Date must be an RFC 1123 date in GMT (§20.17; RFC 4475 §3.1.2.12).
+    if (h.name.length === 4 && h.name.toLowerCase() === 'date' && !isSipDate(h.value)) fail(new SipParseError('bad Date'));
+  }
+  // The CSeq method must match the request method (§8.2; RFC 4475 §3.1.2.17–18).
+  if (sl.request && cseq && cseq.method !== sl.request.method) fail(new SipParseError('CSeq method does not match'));
+
+  // Body (§18.3, datagram semantics; RFC 4475 §3.1.1.8 dblreq, §3.1.2.2 clerr).
+  const available = data.length - bodyStart;
+  let bodyLen = available;
+  if (contentLength !== undefined) {
+    if (contentLength > available) fail(new SipParseError('Content-Length larger than body'));
+    else bodyLen = contentLength;
+  }
+  const body = Buffer.from(data.subarray(bodyStart, bodyStart + bodyLen));
+
+  if (fault || !via || !from || !to || callId === undefined || !cseq || !(sl.request || sl.response)) {
+    const error = fault ?? new SipParseError('unparseable message');
+    if (!isRequest || !via || !from || !to || callId === undefined || !cseq) return { ok: false, error, isRequest };
+    const req = {
+      kind: 'request', method: cseq.method, uri: { scheme: 'sip', raw: '' }, via, from, to, callId, cseq,
+      contact: [], route: [], recordRoute: [], path: [], wwwAuthenticate: [], proxyAuthenticate: [],
+      authorization: [], proxyAuthorization: [], require: [], supported: [], proxyRequire: [], headers: raw, body,
+    } satisfies SipRequest;
+    const response = createResponse(req, error.status, error.fault);
+    if (!response.to.params.has('tag')) response.to.params.set('tag', newTag());
+    return { ok: false, error, isRequest, response };
+  }
+
+  const common = {
+    via, from, to, callId, cseq, contact, route, recordRoute, path, wwwAuthenticate, proxyAuthenticate,
+    authorization, proxyAuthorization, require, supported, proxyRequire, headers: raw, body,
+  };
+  let msg: SipMessage;
+  if (sl.request) {
+    msg = { kind: 'request', method: sl.request.method, uri: sl.request.uri, ...common } satisfies SipRequest;
+  } else {
+    const r = sl.response as { status: number; reason: string };
+    msg = { kind: 'response', status: r.status, reason: r.reason, ...common } satisfies SipResponse;
+  }
+  if (maxForwards !== undefined) msg.maxForwards = maxForwards;
+  if (expires !== undefined) msg.expires = expires;
+  if (minExpires !== undefined) msg.minExpires = minExpires;
+  if (contentType !== undefined) msg.contentType = contentType;
+  if (contentLength !== undefined) msg.contentLength = contentLength;
+  return { ok: true, msg };
+}
+
+export { findMessageEnd, type FrameResult } from './framing.ts';

@@ -1,0 +1,269 @@
+/**
+ * SIP, SIPS and tel URIs (RFC 3261 §19.1, §25.1; RFC 3966; IPv6 references per
+ * RFC 5118). Other schemes are kept verbatim as OtherUri (§19.1: elements must
+ * carry URIs they do not understand; the application answers 416 if needed).
+ *
+ * Representation: user, password, URI parameter names/values and URI header
+ * values are stored unescaped (§19.1.4 compares them unescaped); parameter names
+ * are lower-cased. The serializer re-escapes what the grammar does not allow.
+ */
+import { SipParseError } from './errors.ts';
+import { isHost, parsePort } from './scan.ts';
+import type { Params, SipUri, TelUri, Uri } from './types.ts';
+
+function set(chars: string): Uint8Array {
+  const t = new Uint8Array(128);
+  for (let c = 48; c <= 57; c++) t[c] = 1;
+  for (let c = 65; c <= 90; c++) t[c] = 1;
+  for (let c = 97; c <= 122; c++) t[c] = 1;
+  for (let i = 0; i < chars.length; i++) t[chars.charCodeAt(i)] = 1;
+  return t;
+}
+const MARK = "-_.!~*'()";
+/** user = 1*( unreserved / escaped / user-unreserved ) */
+const USER_OK = set(MARK + '&=+$,;?/');
+/** password = *( unreserved / escaped / "&" / "=" / "+" / "$" / "," ) */
+const PASSWORD_OK = set(MARK + '&=+$,');
+/** paramchar = param-unreserved / unreserved / escaped */
+const PARAM_OK = set(MARK + '[]/:&+$');
+/** hname / hvalue = 1*( hnv-unreserved / unreserved / escaped ) */
+const HEADER_OK = set(MARK + '[]/?:+$');
+
+function bad(what: string): SipParseError {
+  return new SipParseError(what);
+}
+
+/** %-unescapes (RFC 3986 escaped = "%" HEXDIG HEXDIG), decoding the octets as UTF-8. */
+export function unescape(s: string, what: string): string {
+  if (s.indexOf('%') < 0) return s;
+  const bytes: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 37) {
+      const h = parseInt(s.slice(i + 1, i + 3), 16);
+      if (i + 2 >= s.length || !isHex(s.charCodeAt(i + 1)) || !isHex(s.charCodeAt(i + 2)) || Number.isNaN(h)) throw bad(what);
+      bytes.push(h);
+      i += 2;
+    } else if (c < 128) {
+      bytes.push(c);
+    } else {
+      for (const b of Buffer.from(s[i] ?? '', 'utf8')) bytes.push(b);
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+function isHex(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
+}
+
+/** %-escapes every character not allowed unescaped by `ok`, as UTF-8 octets. */
+export function escape(s: string, ok: Uint8Array): string {
+  let plain = true;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || ok[c] !== 1) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return s;
+  let out = '';
+  for (const b of Buffer.from(s, 'utf8')) {
+    out += b < 128 && ok[b] === 1 ? String.fromCharCode(b) : '%' + (b < 16 ? '0' : '') + b.toString(16).toUpperCase();
+  }
+  return out;
+}
+
+function checkChars(s: string, what: string): void {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    // No whitespace, controls, or the delimiters that frame a URI (§25.1).
+    if (c <= 32 || c === 127 || c === 34 || c === 60 || c === 62) throw bad(what);
+  }
+}
+
+function parseUriParams(s: string, params: Params, what: string): void {
+  if (s.length === 0) return;
+  for (const p of s.split(';')) {
+    if (p.length === 0) throw bad(what);
+    const eq = p.indexOf('=');
+    const name = unescape(eq < 0 ? p : p.slice(0, eq), what).toLowerCase();
+    if (name.length === 0) throw bad(what);
+    params.set(name, eq < 0 ? null : unescape(p.slice(eq + 1), what));
+  }
+}
+
+/**
+ * Parses a URI; throws SipParseError (fault `what`) on malformed input.
+ * `sip:user:password@host:port;params?headers` (§19.1.1), `tel:number;params`,
+ * anything else with a valid scheme as OtherUri.
+ */
+export function parseUri(s: string, what = 'bad URI'): Uri {
+  checkChars(s, what);
+  const colon = s.indexOf(':');
+  if (colon <= 0) throw bad(what);
+  const scheme = s.slice(0, colon).toLowerCase();
+  for (let i = 0; i < scheme.length; i++) {
+    const c = scheme.charCodeAt(i);
+    const alpha = c >= 97 && c <= 122;
+    if (!(alpha || (i > 0 && ((c >= 48 && c <= 57) || c === 43 || c === 45 || c === 46)))) throw bad(what);
+  }
+  if (scheme === 'sip' || scheme === 'sips') return parseSip(scheme, s.slice(colon + 1), what);
+  if (scheme === 'tel') return parseTel(s.slice(colon + 1), what);
+  if (colon + 1 >= s.length) throw bad(what);
+  return { scheme, raw: s };
+}
+
+function parseSip(scheme: 'sip' | 'sips', rest: string, what: string): SipUri {
+  const uri: SipUri = { scheme, host: '', params: new Map(), headers: new Map() };
+  let i = 0;
+  const at = rest.indexOf('@');
+  if (at >= 0) {
+    const userinfo = rest.slice(0, at);
+    const pc = userinfo.indexOf(':');
+    const user = pc < 0 ? userinfo : userinfo.slice(0, pc);
+    if (user.length === 0) throw bad(what);
+    uri.user = unescape(user, what);
+    if (pc >= 0) uri.password = unescape(userinfo.slice(pc + 1), what);
+    i = at + 1;
+  }
+  // hostport (§25.1); an IPv6 reference keeps its brackets (RFC 5118 §4.4).
+  let hostEnd: number;
+  if (rest.charCodeAt(i) === 91) {
+    const close = rest.indexOf(']', i);
+    if (close < 0) throw bad(what);
+    hostEnd = close + 1;
+  } else {
+    hostEnd = i;
+    while (hostEnd < rest.length) {
+      const c = rest.charCodeAt(hostEnd);
+      if (c === 58 || c === 59 || c === 63) break;
+      hostEnd++;
+    }
+  }
+  uri.host = rest.slice(i, hostEnd);
+  if (!isHost(uri.host)) throw bad(what);
+  i = hostEnd;
+  if (rest.charCodeAt(i) === 58) {
+    let pe = i + 1;
+    while (pe < rest.length && rest.charCodeAt(pe) !== 59 && rest.charCodeAt(pe) !== 63) pe++;
+    uri.port = parsePort(rest.slice(i + 1, pe), what);
+    i = pe;
+  }
+  const q = rest.indexOf('?', i);
+  if (rest.charCodeAt(i) === 59) parseUriParams(rest.slice(i + 1, q < 0 ? rest.length : q), uri.params, what);
+  else if (i < rest.length && i !== q) throw bad(what);
+  if (q >= 0) {
+    for (const h of rest.slice(q + 1).split('&')) {
+      const eq = h.indexOf('=');
+      if (eq <= 0) throw bad(what);
+      uri.headers.set(unescape(h.slice(0, eq), what), unescape(h.slice(eq + 1), what));
+    }
+  }
+  return uri;
+}
+
+function parseTel(rest: string, what: string): TelUri {
+  const semi = rest.indexOf(';');
+  const number = semi < 0 ? rest : rest.slice(0, semi);
+  if (number.length === 0 || number.indexOf('?') >= 0 || number.indexOf('@') >= 0) throw bad(what);
+  const uri: TelUri = { scheme: 'tel', number, params: new Map() };
+  if (semi >= 0) parseUriParams(rest.slice(semi + 1), uri.params, what);
+  return uri;
+}
+
+function serializeUriParams(params: Params): string {
+  let out = '';
+  for (const [k, v] of params) out += ';' + escape(k, PARAM_OK) + (v === null ? '' : '=' + escape(v, PARAM_OK));
+  return out;
+}
+
+export function serializeUri(u: Uri): string {
+  if (u.scheme === 'sip' || u.scheme === 'sips') {
+    const s = u as SipUri;
+    let out = s.scheme + ':';
+    if (s.user !== undefined) {
+      out += escape(s.user, USER_OK);
+      if (s.password !== undefined) out += ':' + escape(s.password, PASSWORD_OK);
+      out += '@';
+    }
+    out += s.host;
+    if (s.port !== undefined) out += ':' + s.port;
+    out += serializeUriParams(s.params);
+    let sep = '?';
+    for (const [k, v] of s.headers) {
+      out += sep + escape(k, HEADER_OK) + '=' + escape(v, HEADER_OK);
+      sep = '&';
+    }
+    return out;
+  }
+  if (u.scheme === 'tel') {
+    const t = u as TelUri;
+    return 'tel:' + t.number + serializeUriParams(t.params);
+  }
+  return 'raw' in u ? u.raw : u.scheme + ':';
+}
+
+/** Parameters that must match if present in either URI (§19.1.4). */
+const STRICT_PARAMS = ['user', 'ttl', 'method', 'maddr', 'transport'];
+
+function paramsEqual(a: Params, b: Params, strict: readonly string[]): boolean {
+  for (const name of strict) {
+    if (a.has(name) !== b.has(name)) return false;
+  }
+  for (const [k, v] of a) {
+    if (!b.has(k)) continue;
+    const w = b.get(k);
+    if ((v ?? '').toLowerCase() !== (w ?? '').toLowerCase() || (v === null) !== (w === null)) return false;
+  }
+  return true;
+}
+
+/** Strips tel visual separators (RFC 3966 §5.1.1) for comparison. */
+function telDigits(n: string): string {
+  let out = '';
+  for (const ch of n) if (ch !== '-' && ch !== '.' && ch !== '(' && ch !== ')') out += ch.toLowerCase();
+  return out;
+}
+
+/**
+ * URI equality per RFC 3261 §19.1.4: userinfo case-sensitive, host case-insensitive,
+ * explicit port never equals an absent one, user/ttl/method/maddr/transport must
+ * match if present in either, other params only if present in both, URI headers
+ * must all match. tel URIs per RFC 3966 §4 (separators ignored, params all match).
+ */
+export function uriEquals(a: Uri, b: Uri): boolean {
+  if (a.scheme !== b.scheme) return false;
+  if (a.scheme === 'sip' || a.scheme === 'sips') {
+    const x = a as SipUri;
+    const y = b as SipUri;
+    if (x.user !== y.user || x.password !== y.password) return false;
+    if (x.host.toLowerCase() !== y.host.toLowerCase() || x.port !== y.port) return false;
+    if (!paramsEqual(x.params, y.params, STRICT_PARAMS)) return false;
+    if (x.headers.size !== y.headers.size) return false;
+    const yh = new Map<string, string>();
+    for (const [k, v] of y.headers) yh.set(k.toLowerCase(), v);
+    for (const [k, v] of x.headers) if (yh.get(k.toLowerCase()) !== v) return false;
+    return true;
+  }
+  if (a.scheme === 'tel') {
+    const x = a as TelUri;
+    const y = b as TelUri;
+    if (telDigits(x.number) !== telDigits(y.number) || x.params.size !== y.params.size) return false;
+    return paramsEqual(x.params, y.params, [...x.params.keys()]);
+  }
+  return 'raw' in a && 'raw' in b && a.raw.toLowerCase() === b.raw.toLowerCase();
+}
+
+/** Address-of-record key "user@host" with lower-cased host (§10.3 step 5); tel: the number. */
+export function aorOf(uri: Uri): string {
+  if (uri.scheme === 'sip' || uri.scheme === 'sips') {
+    const s = uri as SipUri;
+    const host = s.host.toLowerCase();
+    return s.user !== undefined ? `${s.user}@${host}` : host;
+  }
+  if (uri.scheme === 'tel') return telDigits((uri as TelUri).number);
+  return 'raw' in uri ? uri.raw : uri.scheme;
+}
+
