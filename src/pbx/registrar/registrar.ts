@@ -1,0 +1,314 @@
+/**
+ * The registrar (RFC 3261 §10.3) with Path (RFC 3327) and outbound
+ * instance/reg-id (RFC 5626 §6). Protocol logic only: it takes a parsed REGISTER
+ * and the flow it arrived on and returns the response to send; storage is the
+ * LocationStore, authentication a RegistrarAuth. `handle()` never throws.
+ *
+ * Processing follows §10.3 in order:
+ *   1 Request-URI domain is ours          else 404 (§21.4.4)
+ *   2 Require understood                  else 420 + Unsupported
+ *   3 authenticate                        else 401 (fresh challenge) / 403
+ *   4 user authorized for the To AOR      else 403
+ *   5 To AOR is one of our extensions     else 404
+ *   6 Contact * only alone with Expires 0 else 400
+ *   7 per Contact: expiry, 423, Call-ID/CSeq order, add/update/remove — atomically
+ *   8 200 listing every current binding with expires= and q
+ *
+ * Enumeration: steps 4–5 (which reveal whether an AOR exists) run only after
+ * step 3 succeeded, and the authenticated user can only learn about its own AOR.
+ * An unknown user and a known user with a wrong password both get the same
+ * fresh 401 challenge (see RegistrarAuth for the adapter's side of this).
+ */
+import type { AuthValue, NameAddr, SipRequest, SipResponse, Uri } from '../../sip/message/types.ts';
+import { isSipUri } from '../../sip/message/types.ts';
+import type { Clock } from '../../sip/clock.ts';
+import type { Binding, FlowInfo, LocationStore } from '../../store/location-store.ts';
+import { createResponse, getHeader, newTag, uriEquals } from '../../sip/message/build.ts';
+import { parseUri } from '../../sip/message/parser.ts';
+import { serializeNameAddr, serializeUri } from '../../sip/message/serializer.ts';
+import type { RegistrarAuth } from './auth.ts';
+import { RegistrarError, REGISTRAR_FAULTS } from './errors.ts';
+import { formatQ, readContact, sameInstance, type RegContact } from './contact.ts';
+
+/** Option tags this registrar understands in Require (§8.2.2.3). */
+export const SUPPORTED_OPTION_TAGS: readonly string[] = ['path', 'outbound'];
+
+export interface RegistrarOptions {
+  store: LocationStore;
+  auth: RegistrarAuth;
+  clock: Clock;
+  /** Domains (host names / addresses) we hold bindings for; the first is canonical. */
+  domains: string[];
+  /** Written into Binding.node. */
+  nodeName: string;
+  minExpires: number;
+  maxExpires: number;
+  defaultExpires: number;
+  /** Is `user` an extension that may register here? */
+  extensions: (user: string) => boolean;
+  /** WWW-Authenticate values for a 401 (stale=true when the nonce expired). */
+  challenge: (stale: boolean) => AuthValue[];
+  /** Called after a committed change with the AOR's current bindings. */
+  onChange?: (aor: string, bindings: Binding[]) => void;
+  /** Unexpected failures (store errors, bugs) that were answered with a 500. */
+  onError?: (err: unknown) => void;
+}
+
+export function normalizeHost(host: string): string {
+  return host.toLowerCase().replace(/\.$/, '');
+}
+
+/**
+ * Canonical AOR "user@domain" for a user of ours. All configured domains are
+ * aliases of one system, so the AOR uses the first (canonical) domain and a phone
+ * registered as 100@10.0.0.1 is found when calling 100@pbx.example.org.
+ */
+export function canonicalAor(user: string, domains: readonly string[]): string {
+  return `${user}@${normalizeHost(domains[0] ?? '')}`;
+}
+
+/** A binding as a Contact value of a 200 (§10.3 step 8). */
+function bindingContact(b: Binding, now: number): NameAddr[] {
+  let uri: Uri;
+  try {
+    uri = parseUri(b.contact);
+  } catch {
+    return []; // a store row we cannot read back is not advertised
+  }
+  const params = new Map<string, string | null>();
+  params.set('expires', String(Math.max(0, Math.ceil((b.expiresAt - now) / 1000))));
+  params.set('q', formatQ(b.q));
+  if (b.instanceId !== undefined) params.set('+sip.instance', `"${b.instanceId}"`);
+  if (b.regId !== undefined) params.set('reg-id', String(b.regId));
+  return [{ uri, params }];
+}
+
+function contactMatches(stored: Binding, c: RegContact, outbound: boolean): boolean {
+  // RFC 5626 §6: with an instance id (and reg-id when outbound applies) the binding
+  // is identified by (AOR, instance, reg-id) — a new contact URI replaces the old one.
+  if (c.instanceId !== undefined && sameInstance(stored.instanceId, c.instanceId)) {
+    if ((outbound ? c.regId : undefined) === stored.regId) return true;
+  }
+  // RFC 3261 §10.3 step 7: otherwise by URI comparison (§19.1.4).
+  try {
+    return uriEquals(parseUri(stored.contact), c.nameAddr.uri);
+  } catch {
+    return stored.contact === serializeUri(c.nameAddr.uri);
+  }
+}
+
+export class Registrar {
+  private readonly domains: Set<string>;
+
+  constructor(private readonly opts: RegistrarOptions) {
+    if (opts.domains.length === 0) throw new RangeError('Registrar needs at least one domain');
+    if (!(opts.minExpires >= 0 && opts.maxExpires >= opts.minExpires)) throw new RangeError('bad expiry limits');
+    this.domains = new Set(opts.domains.map(normalizeHost));
+  }
+
+  /** Canonical AOR of one of our users (for the call router's lookups). */
+  aorOf(user: string): string {
+    return canonicalAor(user, this.opts.domains);
+  }
+
+  /** Answers one REGISTER. Never throws: every failure becomes a response. */
+  handle(req: SipRequest, flow: FlowInfo): SipResponse {
+    try {
+      return this.process(req, flow);
+    } catch (err) {
+      if (err instanceof RegistrarError) {
+        if (err.code === 'REG_STORE_FAILED') this.opts.onError?.(err);
+        return this.fault(req, err);
+      }
+      this.opts.onError?.(err);
+      return this.respond(req, 500, 'Server Internal Error');
+    }
+  }
+
+  private process(req: SipRequest, flow: FlowInfo): SipResponse {
+    if (req.method !== 'REGISTER') throw new RegistrarError('REG_NOT_REGISTER');
+
+    // Step 1: do we hold bindings for the Request-URI's domain? We do not proxy
+    // REGISTERs elsewhere, so a foreign domain is a 404 (§21.4.4).
+    if (!isSipUri(req.uri) || !this.domains.has(normalizeHost(req.uri.host))) {
+      throw new RegistrarError('REG_DOMAIN_NOT_SERVED');
+    }
+
+    // Step 2: Require (§8.2.2.3). 'path' (RFC 3327) and 'outbound' (RFC 5626) are understood.
+    const unsupported = req.require.filter((t) => !SUPPORTED_OPTION_TAGS.includes(t));
+    if (unsupported.length > 0) {
+      const res = this.respond(req, 420, REGISTRAR_FAULTS.REG_BAD_EXTENSION.reason);
+      res.headers.push({ name: 'Unsupported', value: unsupported.join(', ') });
+      return res;
+    }
+
+    // Step 3: authenticate (§22). Unknown user and wrong password are the same outcome.
+    const auth = this.opts.auth.check(req);
+    if (!auth.ok) {
+      if (auth.response === 'forbidden') return this.respond(req, 403, 'Forbidden');
+      const res = this.respond(req, 401, 'Unauthorized');
+      res.wwwAuthenticate = this.opts.challenge(auth.response === 'stale');
+      return res;
+    }
+
+    // Step 4: the authenticated user may only modify its own AOR.
+    const to = req.to.uri;
+    if (!isSipUri(to) || to.user === undefined || to.user !== auth.user) throw new RegistrarError('REG_AOR_FORBIDDEN');
+
+    // Step 5: the To AOR must be valid for our domain(s).
+    if (!this.domains.has(normalizeHost(to.host)) || !this.opts.extensions(to.user)) {
+      throw new RegistrarError('REG_AOR_NOT_FOUND');
+    }
+    const aor = this.aorOf(to.user);
+    const now = this.opts.clock.now();
+
+    if (req.contact === '*') {
+      // Step 6: "*" only with Expires: 0 (and alone — the parser yields '*' only for a lone star).
+      if (req.expires !== 0) throw new RegistrarError('REG_STAR_WITH_EXPIRES');
+      this.removeAllBindings(req, aor, now);
+      return this.ok(req, aor, now, false);
+    }
+    if (req.contact.length === 0) return this.ok(req, aor, now, false); // a query (§10.2.3)
+    return this.update(req, req.contact, flow, aor, now);
+  }
+
+  /** Step 6, second half: each binding obeys the Call-ID/CSeq rule before "*" removes it. */
+  private removeAllBindings(req: SipRequest, aor: string, now: number): void {
+    const current = this.opts.store.bindings(aor, now);
+    for (const b of current) {
+      if (b.callId === req.callId && req.cseq.seq <= b.cseq) throw new RegistrarError('REG_OUT_OF_ORDER');
+    }
+    if (current.length === 0) return;
+    this.commit(aor, current, [], now);
+  }
+
+  /** Step 7: compute the tentative binding set, then commit it all or nothing. */
+  private update(req: SipRequest, contactValues: NameAddr[], flow: FlowInfo, aor: string, now: number): SipResponse {
+    const contacts = contactValues.map((c) => {
+      if (!isSipUri(c.uri)) throw new RegistrarError('REG_BAD_REQUEST', 'Unsupported Contact URI scheme');
+      return readContact(c, req.expires, this.opts.defaultExpires);
+    });
+
+    // RFC 5626 §6: outbound applies when the UA supports it and the contact carries
+    // instance + reg-id; at most one such contact per REGISTER.
+    const withRegId = contacts.filter((c) => c.regId !== undefined && c.instanceId !== undefined);
+    const outbound = req.supported.includes('outbound') && withRegId.length > 0;
+    if (outbound && withRegId.length > 1) throw new RegistrarError('REG_BAD_REQUEST', 'Multiple reg-id Contacts');
+    if (outbound && req.path.length > 0) {
+      // The edge proxy that added the first Path must do outbound (flag "ob", RFC 5626 §5.1, §6).
+      const first = req.path[0].uri;
+      if (!isSipUri(first) || !first.params.has('ob')) throw new RegistrarError('REG_FIRST_HOP_LACKS_OUTBOUND');
+    }
+
+    // §10.3 step 7: 0 < expiry < minExpires fails the whole request with 423.
+    for (const c of contacts) {
+      if (c.requested > 0 && c.requested < this.opts.minExpires) throw new RegistrarError('REG_INTERVAL_TOO_BRIEF');
+    }
+
+    // RFC 3327 §5.3: Path values are stored with the binding, in order received.
+    const path = req.path.map((p) => serializeNameAddr(p));
+    const userAgent = getHeader(req, 'User-Agent');
+    const original = this.opts.store.bindings(aor, now);
+    let work: Binding[] = [...original];
+    const fresh = new Set<Binding>();
+    for (const c of contacts) {
+      const matched = work.filter((b) => contactMatches(b, c, outbound));
+      for (const b of matched) {
+        // Same Call-ID: only a higher CSeq may touch the binding; out-of-order requests fail.
+        if (!fresh.has(b) && b.callId === req.callId && req.cseq.seq <= b.cseq) throw new RegistrarError('REG_OUT_OF_ORDER');
+      }
+      work = work.filter((b) => !matched.includes(b));
+      // The registrar MAY shorten the interval (§10.3 step 7): clamp to maxExpires.
+      const seconds = Math.min(c.requested, this.opts.maxExpires);
+      if (seconds === 0) continue; // expires 0 removes (or is a no-op for an unknown contact)
+      const b: Binding = {
+        aor,
+        contact: serializeUri(c.nameAddr.uri),
+        instanceId: c.instanceId,
+        regId: outbound ? c.regId : undefined,
+        q: c.q,
+        expiresAt: now + seconds * 1000,
+        callId: req.callId,
+        cseq: req.cseq.seq,
+        path,
+        flow: { ...flow },
+        userAgent,
+        updatedAt: now,
+        failures: 0,
+        reachable: true,
+        node: this.opts.nodeName,
+      };
+      // Two stored entries may not share (aor, contact): drop a same-string leftover.
+      work = work.filter((x) => x.contact !== b.contact);
+      work.push(b);
+      fresh.add(b);
+    }
+    this.commit(aor, original, work, now);
+    return this.ok(req, aor, now, outbound);
+  }
+
+  /**
+   * Makes `next` the AOR's binding set. §10.3 step 7: updates are visible only if
+   * all succeed; on a store failure the tentative changes are undone and the
+   * request fails with 500.
+   */
+  private commit(aor: string, original: Binding[], next: Binding[], now: number): void {
+    const { store } = this.opts;
+    const keep = new Set(next.map((b) => b.contact));
+    const originalKeys = new Set(original.map((b) => b.contact));
+    const unchanged = new Set(next.filter((b) => original.includes(b)));
+    try {
+      for (const b of original) if (!keep.has(b.contact)) store.remove(aor, b.contact);
+      for (const b of next) if (!unchanged.has(b)) store.save(b);
+    } catch (err) {
+      try {
+        for (const b of next) if (!originalKeys.has(b.contact)) store.remove(aor, b.contact);
+        for (const b of original) store.save(b);
+      } catch {
+        // The store is failing; nothing more we can do than report the first error.
+      }
+      throw new RegistrarError('REG_STORE_FAILED', 'location store failed', { cause: err });
+    }
+    this.opts.onChange?.(aor, store.bindings(aor, now));
+  }
+
+  /** Step 8: 200 with every current binding, Date, and Path/outbound echoes. */
+  private ok(req: SipRequest, aor: string, now: number, outbound: boolean): SipResponse {
+    const res = this.respond(req, 200, 'OK');
+    res.contact = this.opts.store.bindings(aor, now).flatMap((b) => bindingContact(b, now));
+    // RFC 3327 §5.3: return the Path we stored when the UA said it supports path.
+    if (req.supported.includes('path') && req.path.length > 0) res.path = req.path.map((p) => ({ ...p }));
+    // RFC 5626 §6: the UA learns that outbound is in use from Require: outbound.
+    if (outbound) res.require = ['outbound'];
+    res.supported = [...SUPPORTED_OPTION_TAGS];
+    // §10.3 step 8: Date lets simple UAs set their clock (§20.17, rfc1123-date in GMT).
+    res.headers.push({ name: 'Date', value: new Date(now).toUTCString() });
+    return res;
+  }
+
+  private fault(req: SipRequest, err: RegistrarError): SipResponse {
+    const res = this.respond(req, err.status, err.reason);
+    if (err.code === 'REG_INTERVAL_TOO_BRIEF') res.minExpires = this.opts.minExpires;
+    if (err.code === 'REG_NOT_REGISTER') res.headers.push({ name: 'Allow', value: 'REGISTER' });
+    return res;
+  }
+
+  /** A response with a To tag (§8.2.6.2) and nothing carried over beyond §8.2.6. */
+  private respond(req: SipRequest, status: number, reason: string): SipResponse {
+    let res: SipResponse;
+    try {
+      res = createResponse(req, status, reason);
+    } catch {
+      res = {
+        kind: 'response', status, reason,
+        via: req.via, from: req.from, to: req.to, callId: req.callId, cseq: req.cseq,
+        contact: [], route: [], recordRoute: [], path: [], wwwAuthenticate: [], proxyAuthenticate: [],
+        authorization: [], proxyAuthorization: [], require: [], supported: [], proxyRequire: [], headers: [], body: Buffer.alloc(0),
+      };
+    }
+    const toParams = new Map(res.to.params);
+    if (!toParams.has('tag')) toParams.set('tag', newTag());
+    res.to = { ...res.to, params: toParams };
+    return res;
+  }
+}
