@@ -10,11 +10,13 @@
  *   Only reachable with the right password, so it leaks nothing.
  * - `forbidden`: refusal that does not depend on whether the user exists
  *   (e.g. a banned source address, a rate limit). Never "unknown user".
+ * - `bad-request`: malformed credentials (RFC 7616 §3.4.6, e.g. digest-uri not the
+ *   Request-URI) → 400. Must also be decided without looking the user up.
  * Unknown schemes (RFC 4475 §3.3.7 regaut01) count as "no credentials": `challenge`.
  */
 import type { SipRequest } from '../../sip/message/types.ts';
 
-export type RegistrarAuthResult = { ok: true; user: string } | { ok: false; response: 'challenge' | 'stale' | 'forbidden' };
+export type RegistrarAuthResult = { ok: true; user: string } | { ok: false; response: 'challenge' | 'stale' | 'forbidden' | 'bad-request' };
 
 export interface RegistrarAuth {
   check(req: SipRequest): RegistrarAuthResult;

@@ -146,6 +146,7 @@ export class Registrar {
     const auth = this.opts.auth.check(req);
     if (!auth.ok) {
       if (auth.response === 'forbidden') return this.respond(req, 403, 'Forbidden');
+      if (auth.response === 'bad-request') return this.respond(req, 400, 'Malformed Credentials');
       const res = this.respond(req, 401, 'Unauthorized');
       res.wwwAuthenticate = this.opts.challenge(auth.response === 'stale');
       return res;
