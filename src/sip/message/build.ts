@@ -22,6 +22,7 @@ import {
   parseVia,
 } from './headers.ts';
 import { reasonPhrase } from './reason.ts';
+import { trimWs } from './scan.ts';
 import { headerLines } from './serializer.ts';
 import type { NameAddr, Params, SipMessage, SipRequest, SipResponse, Uri, Via } from './types.ts';
 
@@ -197,7 +198,7 @@ export function setHeader(msg: SipMessage, name: string, value: string): void {
     msg.headers.push({ name: f.name, value });
     return;
   }
-  const v = value.trim();
+  const v = trimWs(value);
   try {
     switch (f.key) {
       case 'via': msg.via = parseVia([v]); break;

@@ -6,6 +6,7 @@
  */
 import { SipParseError } from './errors.ts';
 import { DEFAULT_LIMITS } from './limits.ts';
+import { trimWs } from './scan.ts';
 
 export type FrameResult =
   /** A complete header section starts at `start`; the message occupies [start, end). Check buf.length >= end. */
@@ -47,12 +48,12 @@ export function findMessageEnd(buf: Buffer, offset: number, maxMessageSize = DEF
     const l = lines[i];
     const colon = l.indexOf(':');
     if (colon < 0) continue;
-    const name = l.slice(0, colon).trim().toLowerCase();
+    const name = trimWs(l.slice(0, colon)).toLowerCase();
     if (name !== 'content-length' && name !== 'l') continue;
     let v = l.slice(colon + 1);
     while (i + 1 < lines.length && (lines[i + 1].startsWith(' ') || lines[i + 1].startsWith('\t'))) v += lines[++i];
     if (found !== undefined) return new SipParseError('multiple Content-Length headers');
-    found = v.trim();
+    found = trimWs(v);
   }
   if (found === undefined) return new SipParseError('missing Content-Length');
   if (!/^[0-9]{1,10}$/.test(found)) return new SipParseError('bad Content-Length');

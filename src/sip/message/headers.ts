@@ -17,6 +17,7 @@ import {
   skipWs,
   splitList,
   tokenEnd,
+  trimWs,
 } from './scan.ts';
 import type { AuthValue, ContentType, CSeq, NameAddr, Via } from './types.ts';
 import { parseUri } from './uri.ts';
@@ -126,7 +127,7 @@ export function parseNameAddrValue(s: string, what: string): NameAddr {
       j++;
     }
     if (s.charCodeAt(j) === 60) {
-      const dn = s.slice(i, j).trim();
+      const dn = trimWs(s.slice(i, j));
       if (dn.length > 0) displayName = dn;
       i = j;
     }

@@ -32,7 +32,7 @@ import {
   parseOptionTags,
   parseVia,
 } from './headers.ts';
-import { isToken, isWs } from './scan.ts';
+import { isToken, isWs, trimWs } from './scan.ts';
 import type { CSeq, NameAddr, RawHeader, SipMessage, SipRequest, SipResponse, Uri, Via } from './types.ts';
 import { parseUri as parseUriStrict } from './uri.ts';
 import { DEFAULT_LIMITS, type ParseLimits } from './limits.ts';
@@ -41,12 +41,12 @@ export { DEFAULT_LIMITS, type ParseLimits } from './limits.ts';
 
 /** Parses a URI; throws SipParseError("bad URI") on malformed input. */
 export function parseUri(s: string): Uri {
-  return parseUriStrict(s.trim(), 'bad URI');
+  return parseUriStrict(trimWs(s), 'bad URI');
 }
 
 /** Parses a name-addr or addr-spec with header params; throws SipParseError. */
 export function parseNameAddr(s: string): NameAddr {
-  return parseNameAddrValue(s.trim(), 'bad name-addr');
+  return parseNameAddrValue(trimWs(s), 'bad name-addr');
 }
 
 const CRLF_CRLF = Buffer.from('\r\n\r\n');
@@ -163,7 +163,7 @@ function parseSections(data: Buffer, head: string, bodyStart: number, lim: Parse
     if (name === undefined) return;
     const lower = name.toLowerCase();
     const key = CORE_KEYS.get(lower);
-    const v = value.trim();
+    const v = trimWs(value);
     if (key) (core[key] ??= []).push(v);
     else raw.push({ name: COMPACT_RAW.get(lower) ?? name, value: v });
   };
@@ -171,14 +171,14 @@ function parseSections(data: Buffer, head: string, bodyStart: number, lim: Parse
     const l = lines[i];
     if (l.length > 0 && isWs(l.charCodeAt(0))) {
       if (name === undefined) fail(new SipParseError('bad header line'));
-      value += ' ' + l.trim();
+      value += ' ' + trimWs(l);
       continue;
     }
     flush();
     name = undefined;
     if (++count > lim.maxHeaders) return { ok: false, error: new SipParseError('too many headers', 413), isRequest };
     const colon = l.indexOf(':');
-    const n = colon < 0 ? '' : l.slice(0, colon).trimEnd();
+    const n = colon < 0 ? '' : trimWs(l.slice(0, colon));
     if (!isToken(n)) {
       fail(new SipParseError('bad header line'));
       continue;

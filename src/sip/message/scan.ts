@@ -39,6 +39,15 @@ export function isWs(c: number): boolean {
   return c === 32 || c === 9;
 }
 
+/** Trims SP/HT only (LWS, §25.1); String.prototype.trim would also eat BOMs and NBSPs. */
+export function trimWs(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && isWs(s.charCodeAt(a))) a++;
+  while (b > a && isWs(s.charCodeAt(b - 1))) b--;
+  return a === 0 && b === s.length ? s : s.slice(a, b);
+}
+
 export function skipWs(s: string, i: number): number {
   while (i < s.length && isWs(s.charCodeAt(i))) i++;
   return i;
@@ -120,12 +129,12 @@ export function splitList(s: string, what: string): string[] {
     } else if (c === 62 /* > */) {
       angle = false;
     } else if (c === 44 /* , */ && !angle) {
-      out.push(s.slice(start, i).trim());
+      out.push(trimWs(s.slice(start, i)));
       start = i + 1;
     }
   }
   if (angle) throw fault(what);
-  out.push(s.slice(start).trim());
+  out.push(trimWs(s.slice(start)));
   return out;
 }
 
