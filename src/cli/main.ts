@@ -1,3 +1,4 @@
-// Placeholder CLI; replaced by the commander-based CLI (start, lab).
-console.error('spacephone: not yet implemented');
-process.exit(1);
+// Entry point of the `spacephone` command (loaded by bin/spacephone.mjs through tsx).
+import { main } from './program.ts';
+
+process.exitCode = await main(process.argv.slice(2));
