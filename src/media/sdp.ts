@@ -21,7 +21,8 @@ export type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
 
 export class SdpError extends SpacephoneError {
   constructor(
-    readonly code: 'SDP_INVALID' | 'SDP_NO_COMMON_CODEC',
+    /** All but SDP_INVALID mean "answer 488 Not Acceptable Here" (RFC 3261 §21.4.26). */
+    readonly code: 'SDP_INVALID' | 'SDP_NO_COMMON_CODEC' | 'SDP_UNSUPPORTED_TRANSPORT',
     message: string,
   ) {
     super(message);
@@ -46,6 +47,8 @@ export interface AudioDescription {
   codecs: SdpCodec[];
   /** PT of telephone-event/8000, if offered. */
   telephoneEvent?: number;
+  /** a=fmtp of telephone-event (events supported, e.g. "0-16"). */
+  telephoneEventFmtp?: string;
   /** Direction as written (media level, else session level, else sendrecv). */
   direction: Direction;
   /** Effective direction: c=0.0.0.0 removes "recv" (RFC 3264 §8.4, RFC 2543 hold). */
@@ -110,6 +113,7 @@ function describe(s: SessionDescription, m: MediaDescription): AudioDescription 
     protocol: m.protocol,
     codecs,
     telephoneEvent: te?.pt,
+    telephoneEventFmtp: te ? (m.fmtp ?? []).find((f) => f.payload === te.pt)?.config : undefined,
     direction,
     effectiveDirection,
     onHold: effectiveDirection === 'sendonly' || effectiveDirection === 'inactive',
@@ -199,17 +203,23 @@ function disabled(m: MediaDescription): MediaDescription {
   return { type: m.type, port: 0, protocol: m.protocol, payloads: m.payloads, rtp: [], fmtp: [] };
 }
 
-function audioMedia(leg: SdpLeg, codecs: SdpCodec[], direction: Direction, ptime?: number): MediaDescription {
+function audioMedia(
+  leg: SdpLeg,
+  codecs: SdpCodec[],
+  direction: Direction,
+  extra: { ptime?: number; eventFmtp?: string; protocol?: string } = {},
+): MediaDescription {
   const m: MediaDescription = {
     type: 'audio',
     port: leg.port,
-    protocol: 'RTP/AVP',
+    protocol: extra.protocol ?? 'RTP/AVP',
     payloads: codecs.map((c) => c.pt).join(' '),
     rtp: codecs.map((c) => ({ payload: c.pt, codec: c.name, rate: c.rate })),
-    fmtp: codecs.filter((c) => c.name === 'telephone-event').map((c) => ({ payload: c.pt, config: '0-16' })),
+    // Events are relayed as they are, so the sender's event list is passed on (RFC 4733 §2.4.1).
+    fmtp: codecs.filter((c) => c.name === 'telephone-event').map((c) => ({ payload: c.pt, config: extra.eventFmtp ?? '0-16' })),
     direction,
   };
-  if (ptime) m.ptime = ptime;
+  if (extra.ptime) m.ptime = extra.ptime;
   return m;
 }
 
@@ -234,6 +244,18 @@ function isG711(name: string): name is G711Codec {
 }
 
 /**
+ * Plain RTP only: an answer must keep the offer's transport (RFC 3264 §6), and
+ * we cannot terminate SRTP (RTP/SAVP, SAVPF, DTLS), so such offers get a 488.
+ * SDES a=crypto inside RTP/AVP ("best effort SRTP") is simply dropped.
+ */
+function checkTransport(d: AudioDescription): void {
+  const p = d.protocol.toUpperCase();
+  if (p !== 'RTP/AVP' && p !== 'RTP/AVPF') {
+    throw new SdpError('SDP_UNSUPPORTED_TRANSPORT', `unsupported media transport ${d.protocol}`);
+  }
+}
+
+/**
  * Rewrites an offer from one leg into the offer we send on the other leg.
  * Throws SdpError SDP_NO_COMMON_CODEC when the offer has no G.711 (→ 488).
  */
@@ -243,6 +265,7 @@ export function rewriteOffer(offerSdp: string, leg: SdpLeg, opts: RewriteOptions
   const ai = audioIndex(s);
   if (ai < 0) throw new SdpError('SDP_NO_COMMON_CODEC', 'offer has no audio stream');
   const offer = describe(s, s.media[ai]);
+  checkTransport(offer);
   const codecs: SdpCodec[] = [];
   for (const c of offer.codecs) {
     const name = c.name.toUpperCase();
@@ -260,11 +283,15 @@ export function rewriteOffer(offerSdp: string, leg: SdpLeg, opts: RewriteOptions
   }
   if (offer.telephoneEvent !== undefined) codecs.push({ name: 'telephone-event', pt: offer.telephoneEvent, rate: 8000 });
   // The direction passes through unchanged: we relay, so B sees what A asked for.
-  const media = s.media.map((m, i) => (i === ai ? audioMedia(leg, codecs, offer.direction, offer.ptime) : disabled(m)));
+  const extra = { ptime: offer.ptime, eventFmtp: offer.telephoneEventFmtp };
+  const media = s.media.map((m, i) => (i === ai ? audioMedia(leg, codecs, offer.direction, extra) : disabled(m)));
   return { sdp: buildSdp(leg, media), offer, codecs };
 }
 
-/** One leg's media parameters after offer/answer, for the relay. */
+/**
+ * One leg's media parameters after offer/answer. Structurally a RelayLegMedia:
+ * pass it to `MediaRelay.configure()` as is.
+ */
 export interface NegotiatedLeg {
   /** Where the endpoint wants its RTP (SDP; the relay may latch elsewhere). */
   remote: { address: string; port: number; rtcpPort: number };
@@ -273,31 +300,45 @@ export interface NegotiatedLeg {
   pt: number;
   /** PT of telephone-event on this leg; undefined unless both legs support it. */
   telephoneEvent?: number;
+  /**
+   * PTs this endpoint sends with when they differ from `pt`/`telephoneEvent`: an
+   * answerer sends with the numbers of the offer it got (RFC 3264 §6.1), which
+   * need not be those of its answer.
+   */
+  recvPt?: number;
+  recvTelephoneEvent?: number;
   /** This endpoint's direction as it declared it (after c=0.0.0.0 correction). */
   direction: Direction;
 }
 
 export interface Negotiation {
-  /** The answer we send back on leg A. */
+  /** The answer we send back to the offerer. */
   sdp: string;
-  a: NegotiatedLeg;
-  b: NegotiatedLeg;
+  /** The leg that sent the original offer (leg A for an INVITE from A; B for B's re-INVITE). */
+  offerer: NegotiatedLeg;
+  /** The leg that received our rewritten offer and answered it. */
+  answerer: NegotiatedLeg;
   /** True when A and B use different G.711 laws and the relay transcodes. */
   transcode: boolean;
 }
 
 /**
  * RFC 3264 §6: picks the codec from B's answer and builds the answer for A.
+ * `answerSdp` must answer the offer that `rewriteOffer(offerSdp, …)` produced
+ * with the same options (its PT numbers are derived again here).
  * The first codec of B's answer that A offered wins; if A offered none of them
  * but both sides have a G.711 law, the first of each is used and the relay
  * transcodes. Throws SdpError SDP_NO_COMMON_CODEC otherwise (→ 488 on leg A).
  */
-export function negotiateAnswer(offerSdp: string, answerSdp: string, legA: SdpLeg): Negotiation {
+export function negotiateAnswer(offerSdp: string, answerSdp: string, legA: SdpLeg, opts: RewriteOptions = {}): Negotiation {
   const so = parseSdp(offerSdp);
   const oi = audioIndex(so);
   if (oi < 0) throw new SdpError('SDP_NO_COMMON_CODEC', 'offer has no audio stream');
   const offer = describe(so, so.media[oi]);
+  checkTransport(offer);
   const answer = parseAudio(answerSdp);
+  // The PTs B was offered, i.e. the ones B sends with (A's numbers, static 0/8 for added laws).
+  const ourOffer = rewriteOffer(offerSdp, { address: legA.address, port: 1, origin: new SdpOrigin(legA.address) }, opts).codecs;
   if (answer.port === 0) throw new SdpError('SDP_NO_COMMON_CODEC', 'answer rejected the audio stream');
   const g711 = (list: SdpCodec[]): SdpCodec[] =>
     list.filter((c) => isG711(c.name.toUpperCase()) && c.rate === 8000).map((c) => ({ ...c, name: c.name.toUpperCase() }));
@@ -324,21 +365,25 @@ export function negotiateAnswer(offerSdp: string, answerSdp: string, legA: SdpLe
   const answerCodecs: SdpCodec[] = [pickA];
   if (te && offer.telephoneEvent !== undefined) answerCodecs.push({ name: 'telephone-event', pt: offer.telephoneEvent, rate: 8000 });
   // We relay, so A's answer carries B's (corrected) direction.
-  const media = so.media.map((m, i) => (i === oi ? audioMedia(legA, answerCodecs, answer.effectiveDirection, answer.ptime) : disabled(m)));
+  const extra = { ptime: answer.ptime, eventFmtp: offer.telephoneEventFmtp, protocol: offer.protocol };
+  const media = so.media.map((m, i) => (i === oi ? audioMedia(legA, answerCodecs, answer.effectiveDirection, extra) : disabled(m)));
+  const offeredToB = ourOffer.find((c) => c.name === pickB?.name)?.pt;
   return {
     sdp: buildSdp(legA, media),
-    a: {
+    offerer: {
       remote: { address: offer.address, port: offer.port, rtcpPort: offer.rtcpPort },
       codec: pickA.name as G711Codec,
       pt: pickA.pt,
       telephoneEvent: te ? offer.telephoneEvent : undefined,
       direction: offer.effectiveDirection,
     },
-    b: {
+    answerer: {
       remote: { address: answer.address, port: answer.port, rtcpPort: answer.rtcpPort },
       codec: pickB.name as G711Codec,
       pt: pickB.pt,
       telephoneEvent: te ? answer.telephoneEvent : undefined,
+      recvPt: offeredToB !== undefined && offeredToB !== pickB.pt ? offeredToB : undefined,
+      recvTelephoneEvent: te && offer.telephoneEvent !== answer.telephoneEvent ? offer.telephoneEvent : undefined,
       direction: answer.effectiveDirection,
     },
     transcode: pickA.name !== pickB.name,

@@ -4,7 +4,8 @@ import dgram from 'node:dgram';
 import { PortPool } from '../../src/media/port-pool.ts';
 import { MediaRelay, type RelayLegMedia } from '../../src/media/relay.ts';
 import { parseRtp, serializeRtp } from '../../src/media/rtp-packet.ts';
-import { decodeAlaw, encodeUlaw } from '../../src/media/g711.ts';
+import { decodeAlaw, decodeUlaw, encodeAlaw, encodeUlaw } from '../../src/media/g711.ts';
+import { SdpOrigin, negotiateAnswer, rewriteOffer } from '../../src/media/sdp.ts';
 import { dominantFrequency, generateTone, toneEnergy } from '../../src/media/tone.ts';
 import { encodeTelephoneEvent, type DetectedDigit } from '../../src/media/dtmf.ts';
 
@@ -272,5 +273,60 @@ describe('MediaRelay', () => {
       r.close();
     }
     assert.equal(pool.inUse, 0);
+  });
+});
+
+describe('MediaRelay configured from SDP negotiation', () => {
+  it('MUST carry a call end to end: A offers PCMU, B answers PCMA, events mapped both ways', async () => {
+    const relay = await MediaRelay.create(pool, { addressA: HOST });
+    const a = await Phone.open();
+    const b = await Phone.open();
+    const digits: string[] = [];
+    relay.on('dtmf', (leg, d) => digits.push(`${leg}:${d.digit}`));
+    try {
+      const la = relay.local('a');
+      const lb = relay.local('b');
+      const offerA = [
+        'v=0', 'o=a 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0',
+        `m=audio ${a.port} RTP/AVP 0 101`, 'a=rtpmap:101 telephone-event/8000', 'a=fmtp:101 0-16', '',
+      ].join('\r\n');
+      const toB = rewriteOffer(offerA, { address: HOST, port: lb.rtpPort, origin: new SdpOrigin(HOST) });
+      assert.match(toB.sdp, new RegExp(`m=audio ${lb.rtpPort} RTP/AVP 0 8 101`));
+      const answerB = [
+        'v=0', 'o=b 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0',
+        `m=audio ${b.port} RTP/AVP 8 96`, 'a=rtpmap:8 PCMA/8000', 'a=rtpmap:96 telephone-event/8000', '',
+      ].join('\r\n');
+      const n = negotiateAnswer(offerA, answerB, { address: HOST, port: la.rtpPort, origin: new SdpOrigin(HOST) });
+      assert.equal(n.transcode, true);
+      assert.match(n.sdp, new RegExp(`m=audio ${la.rtpPort} RTP/AVP 0 101`));
+      relay.configure('a', n.offerer);
+      relay.configure('b', n.answerer);
+
+      // B → A: a PCMA tone arrives as PCMU at 1 kHz.
+      const tone = generateTone(1000, 100, { amplitude: 8000 });
+      for (let i = 0; i < 5; i++) b.send(rtp(8, i, encodeAlaw(tone.subarray(i * 160, (i + 1) * 160))), lb.rtpPort);
+      const atA = await a.received(5);
+      const pcm = new Int16Array(800);
+      for (const g of atA) {
+        const p = parseRtp(g);
+        assert.ok(p);
+        assert.equal(p.payloadType, 0);
+        pcm.set(decodeUlaw(p.payload), p.sequenceNumber * 160);
+      }
+      assert.equal(dominantFrequency(pcm, [500, 1000, 2000]), 1000);
+
+      // Events: A sends PT 101 → B gets 96; B sends with the offered 101 → A gets 101.
+      const ev = encodeTelephoneEvent({ event: 1, end: true, volume: 10, duration: 800 });
+      a.send(serializeRtp({ payloadType: 101, sequenceNumber: 50, timestamp: 1, ssrc: 1, payload: ev }), la.rtpPort);
+      assert.equal(parseRtp((await b.received(1))[0])?.payloadType, 96);
+      const ev2 = encodeTelephoneEvent({ event: 2, end: true, volume: 10, duration: 800 });
+      b.send(serializeRtp({ payloadType: 101, sequenceNumber: 60, timestamp: 2, ssrc: 2, payload: ev2 }), lb.rtpPort);
+      assert.equal(parseRtp((await a.received(1))[0])?.payloadType, 101);
+      assert.deepEqual(digits, ['a:1', 'b:2']);
+    } finally {
+      relay.close();
+      a.close();
+      b.close();
+    }
   });
 });

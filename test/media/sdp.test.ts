@@ -106,6 +106,11 @@ describe('SDP rewriteOffer (B2BUA media anchoring)', () => {
     assert.throws(() => rewriteOffer(offer, leg('127.0.0.1', 40002)), (e: unknown) => e instanceof SdpError && e.code === 'SDP_NO_COMMON_CODEC');
   });
 
+  it('MUST refuse SRTP-only transports with SDP_UNSUPPORTED_TRANSPORT (RFC 3264 §6: same transport in the answer)', () => {
+    const offer = PHONE_OFFER.replace('RTP/AVP 96 9 8 0 101', 'RTP/SAVP 96 9 8 0 101');
+    assert.throws(() => rewriteOffer(offer, leg('127.0.0.1', 40002)), (e: unknown) => e instanceof SdpError && e.code === 'SDP_UNSUPPORTED_TRANSPORT');
+  });
+
   it('MUST fail with SDP_INVALID on an audio stream without c=', () => {
     const offer = crlf(['v=0', 'o=- 1 1 IN IP4 192.0.2.1', 's=-', 't=0 0', 'm=audio 5000 RTP/AVP 0']);
     assert.throws(() => parseAudio(offer), (e: unknown) => e instanceof SdpError && e.code === 'SDP_INVALID');
@@ -143,11 +148,11 @@ describe('SDP negotiateAnswer (RFC 3264 §6)', () => {
     const ans = answerFrom('0 8 101', ['a=rtpmap:0 PCMU/8000', 'a=rtpmap:8 PCMA/8000', 'a=rtpmap:101 telephone-event/8000']);
     const n = negotiateAnswer(PHONE_OFFER, ans, leg('127.0.0.1', 40010));
     assert.equal(n.transcode, false);
-    assert.equal(n.a.codec, 'PCMU');
-    assert.equal(n.b.codec, 'PCMU');
-    assert.equal(n.a.telephoneEvent, 101);
-    assert.deepEqual(n.a.remote, { address: '192.0.2.10', port: 49170, rtcpPort: 49171 });
-    assert.deepEqual(n.b.remote, { address: '198.51.100.7', port: 30000, rtcpPort: 30001 });
+    assert.equal(n.offerer.codec, 'PCMU');
+    assert.equal(n.answerer.codec, 'PCMU');
+    assert.equal(n.offerer.telephoneEvent, 101);
+    assert.deepEqual(n.offerer.remote, { address: '192.0.2.10', port: 49170, rtcpPort: 49171 });
+    assert.deepEqual(n.answerer.remote, { address: '198.51.100.7', port: 30000, rtcpPort: 30001 });
     const s = sdpTransform.parse(n.sdp);
     assert.equal(s.connection?.ip, '127.0.0.1');
     assert.equal(s.media[0].port, 40010);
@@ -159,14 +164,29 @@ describe('SDP negotiateAnswer (RFC 3264 §6)', () => {
   it('MUST map telephone-event payload types between legs', () => {
     const ans = answerFrom('8 96', ['a=rtpmap:8 PCMA/8000', 'a=rtpmap:96 telephone-event/8000']);
     const n = negotiateAnswer(PHONE_OFFER, ans, leg('127.0.0.1', 40010));
-    assert.equal(n.a.telephoneEvent, 101);
-    assert.equal(n.b.telephoneEvent, 96);
-    assert.equal(n.a.pt, 8);
+    assert.equal(n.offerer.telephoneEvent, 101);
+    assert.equal(n.answerer.telephoneEvent, 96);
+    // B sends events with the number we offered it (RFC 3264 §6.1).
+    assert.equal(n.answerer.recvTelephoneEvent, 101);
+    assert.equal(n.offerer.pt, 8);
+    const same = negotiateAnswer(PHONE_OFFER, answerFrom('8 101', ['a=rtpmap:8 PCMA/8000', 'a=rtpmap:101 telephone-event/8000']), leg('127.0.0.1', 40010));
+    assert.equal(same.answerer.recvTelephoneEvent, undefined);
+  });
+
+  it('MUST remember the PT B was offered when B answers the codec with another number', () => {
+    const n = negotiateAnswer(PHONE_OFFER, answerFrom('110', ['a=rtpmap:110 PCMA/8000']), leg('127.0.0.1', 40010));
+    assert.equal(n.answerer.pt, 110);
+    assert.equal(n.answerer.recvPt, 8);
+  });
+
+  it('MUST pass the offerer\'s telephone-event list (a=fmtp) on', () => {
+    const offer = PHONE_OFFER.replace('a=fmtp:101 0-16', 'a=fmtp:101 0-15');
+    assert.match(rewriteOffer(offer, leg('127.0.0.1', 40002)).sdp, /a=fmtp:101 0-15\r\n/);
   });
 
   it('MUST drop telephone-event from the answer when B does not support it', () => {
     const n = negotiateAnswer(PHONE_OFFER, answerFrom('8', ['a=rtpmap:8 PCMA/8000']), leg('127.0.0.1', 40010));
-    assert.equal(n.a.telephoneEvent, undefined);
+    assert.equal(n.offerer.telephoneEvent, undefined);
     assert.equal(String(sdpTransform.parse(n.sdp).media[0].payloads), '8'); // sdp-transform yields a number for one PT
   });
 
@@ -174,8 +194,8 @@ describe('SDP negotiateAnswer (RFC 3264 §6)', () => {
     const offer = crlf(['v=0', 'o=- 1 1 IN IP4 192.0.2.1', 's=-', 'c=IN IP4 192.0.2.1', 't=0 0', 'm=audio 5000 RTP/AVP 0']);
     const n = negotiateAnswer(offer, answerFrom('8', ['a=rtpmap:8 PCMA/8000'], [], false), leg('127.0.0.1', 40010));
     assert.equal(n.transcode, true);
-    assert.equal(n.a.codec, 'PCMU');
-    assert.equal(n.b.codec, 'PCMA');
+    assert.equal(n.offerer.codec, 'PCMU');
+    assert.equal(n.answerer.codec, 'PCMA');
     assert.equal(String(sdpTransform.parse(n.sdp).media[0].payloads), '0');
   });
 
@@ -190,8 +210,8 @@ describe('SDP negotiateAnswer (RFC 3264 §6)', () => {
   it('MUST carry B\'s answered direction to A (hold answered with recvonly)', () => {
     const hold = PHONE_OFFER.replace('a=sendrecv', 'a=sendonly');
     const n = negotiateAnswer(hold, answerFrom('8', ['a=rtpmap:8 PCMA/8000'], ['a=recvonly']), leg('127.0.0.1', 40010));
-    assert.equal(n.a.direction, 'sendonly');
-    assert.equal(n.b.direction, 'recvonly');
+    assert.equal(n.offerer.direction, 'sendonly');
+    assert.equal(n.answerer.direction, 'recvonly');
     assert.equal(sdpTransform.parse(n.sdp).media[0].direction, 'recvonly');
   });
 });
