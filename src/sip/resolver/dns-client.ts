@@ -64,6 +64,8 @@ export interface DnsLookup {
   querySrv(name: string): Promise<SrvRecord[]>;
   queryA(name: string): Promise<string[]>;
   queryAAAA(name: string): Promise<string[]>;
+  /** Needed only when the resolver is told to use NAPTR (RFC 3263 §4.1). */
+  queryNaptr?(name: string): Promise<NaptrRecord[]>;
 }
 
 interface CacheEntry {

@@ -2,10 +2,12 @@
  * RFC 3263 §4: locating SIP servers — which transport, address and port to send
  * a request to, as an ordered list of targets to try one after another.
  *
- * Decision (NAPTR is not used; §4.1 lets a client go straight to SRV):
+ * Decision (NAPTR only when `naptr: true`; otherwise §4.1 lets a client go straight to SRV):
  *   host is a numeric IP      → that IP; port as given or 5060 / 5061 (TLS)   §4.1, §4.2
  *   port given                → A/AAAA of the host at that port                 §4.2
  *   transport param given     → SRV for that transport only, else A/AAAA
+ *   naptr enabled             → NAPTR with flag "s" and SIP+D2U / SIP+D2T / SIPS+D2T,
+ *                               by order then preference, SRV of each replacement §4.1
  *   otherwise                 → SRV for each supported transport in preference
  *                               order (_sips._tcp only for sips:), RFC 2782
  *                               ordered, each target's A/AAAA; no SRV at all →
@@ -53,6 +55,8 @@ export interface SipResolverOptions {
   transports?: TransportName[];
   /** Address families to look up, in order (default ['A', 'AAAA']). */
   families?: Array<'A' | 'AAAA'>;
+  /** Query NAPTR first (RFC 3263 §4.1); needs dns.queryNaptr. Default false. */
+  naptr?: boolean;
 }
 
 export interface TargetIterator {
@@ -63,6 +67,9 @@ export interface TargetIterator {
 }
 
 const SRV_PREFIX: Record<TransportName, string> = { udp: '_sip._udp', tcp: '_sip._tcp', tls: '_sips._tcp' };
+/** RFC 3263 §4.1 / RFC 3263 §9 NAPTR service fields. */
+const NAPTR_SERVICE: Record<string, TransportName> = { 'sip+d2u': 'udp', 'sip+d2t': 'tcp', 'sips+d2t': 'tls' };
+const MAX_BLACKLIST = 4096;
 
 export function defaultPort(transport: TransportName): number {
   return transport === 'tls' ? 5061 : 5060;
@@ -112,6 +119,7 @@ export class SipResolver {
     if (reason === '503' && retryAfterSec !== undefined && retryAfterSec > 0) {
       const until = this.opts.clock.now() + retryAfterSec * 1000;
       const key = targetKey(target);
+      if (this.blacklist.size >= MAX_BLACKLIST) this.pruneBlacklist();
       this.blacklist.set(key, Math.max(until, this.blacklist.get(key) ?? 0));
     }
   }
@@ -125,7 +133,24 @@ export class SipResolver {
     return false;
   }
 
+  private pruneBlacklist(): void {
+    const now = this.opts.clock.now();
+    for (const [k, until] of this.blacklist) if (until <= now) this.blacklist.delete(k);
+    if (this.blacklist.size >= MAX_BLACKLIST) {
+      const oldest = this.blacklist.keys().next().value;
+      if (oldest !== undefined) this.blacklist.delete(oldest);
+    }
+  }
+
   private async resolveAll(req: ResolveRequest): Promise<Target[]> {
+    const errors: unknown[] = [];
+    const out = await this.resolveSteps(req, errors);
+    // Nothing found and DNS failed somewhere: report the failure rather than "no such host".
+    if (out.length === 0 && errors.length > 0) throw errors[0];
+    return out;
+  }
+
+  private async resolveSteps(req: ResolveRequest, errors: unknown[]): Promise<Target[]> {
     const host = stripBrackets(req.host);
     if (host === '') throw new SipResolveError('empty host');
     if (req.secure && req.transport && req.transport !== 'tls' && req.transport !== 'tcp') {
@@ -141,7 +166,7 @@ export class SipResolver {
     }
     // §4.2: explicit port — A/AAAA only.
     if (req.port !== undefined) {
-      return this.addresses(host, fallbackTransport, req.port);
+      return this.addresses(host, fallbackTransport, req.port, errors);
     }
     // §4.1: SRV per candidate transport.
     const candidates: TransportName[] = explicit
@@ -149,38 +174,68 @@ export class SipResolver {
       : req.secure
         ? this.transports.filter((t) => t === 'tls')
         : this.transports;
+    // §4.1: NAPTR (optional) names the SRV domains to query, per transport.
+    let srvNames: Array<{ transport: TransportName; name: string }> | undefined;
+    if (this.opts.naptr && !explicit) srvNames = await this.naptr(host, candidates, errors);
+    srvNames ??= candidates.map((transport) => ({ transport, name: `${SRV_PREFIX[transport]}.${host}` }));
     const out: Target[] = [];
     let anySrv = false;
-    for (const transport of candidates) {
-      const records = await this.srv(`${SRV_PREFIX[transport]}.${host}`);
+    for (const { transport, name } of srvNames) {
+      const records = await this.srv(name, errors);
       if (records.length === 0) continue;
       anySrv = true;
       // RFC 2782: a single record with target "." means the service is not offered.
       for (const r of orderSrv(records.filter((x) => x.target !== '.'), this.random)) {
-        out.push(...(await this.addresses(r.target, transport, r.port)));
+        out.push(...(await this.addresses(r.target, transport, r.port, errors)));
       }
     }
     if (anySrv) return out;
     // §4.2: no SRV records — A/AAAA of the host on the default port.
-    return this.addresses(host, fallbackTransport, defaultPort(fallbackTransport));
+    return this.addresses(host, fallbackTransport, defaultPort(fallbackTransport), errors);
   }
 
-  private async srv(name: string): Promise<SrvRecord[]> {
+  /** SRV names from usable NAPTR records, or undefined when there are none (then plain SRV, §4.1). */
+  private async naptr(
+    host: string,
+    candidates: TransportName[],
+    errors: unknown[],
+  ): Promise<Array<{ transport: TransportName; name: string }> | undefined> {
+    const query = this.opts.dns.queryNaptr;
+    if (!query) return undefined;
+    let records;
+    try {
+      records = await query.call(this.opts.dns, host);
+    } catch (err) {
+      errors.push(err);
+      return undefined;
+    }
+    const usable = records
+      .filter((r) => r.flags.toLowerCase() === 's' && r.replacement !== '' && r.replacement !== '.')
+      .map((r) => ({ r, transport: NAPTR_SERVICE[r.services.toLowerCase()] }))
+      .filter((x): x is { r: typeof x.r; transport: TransportName } => x.transport !== undefined && candidates.includes(x.transport))
+      .sort((a, b) => a.r.order - b.r.order || a.r.preference - b.r.preference);
+    if (usable.length === 0) return undefined;
+    return usable.map(({ r, transport }) => ({ transport, name: r.replacement.replace(/\.$/, '') }));
+  }
+
+  private async srv(name: string, errors: unknown[]): Promise<SrvRecord[]> {
     try {
       return await this.opts.dns.querySrv(name);
-    } catch {
+    } catch (err) {
       // A failed SRV query is treated like "no SRV" so the A/AAAA fallback still runs.
+      errors.push(err);
       return [];
     }
   }
 
-  private async addresses(host: string, transport: TransportName, port: number): Promise<Target[]> {
+  private async addresses(host: string, transport: TransportName, port: number, errors: unknown[]): Promise<Target[]> {
     const out: Target[] = [];
     for (const family of this.families) {
       let addrs: string[];
       try {
         addrs = family === 'A' ? await this.opts.dns.queryA(host) : await this.opts.dns.queryAAAA(host);
-      } catch {
+      } catch (err) {
+        errors.push(err);
         continue;
       }
       for (const address of addrs) out.push({ transport, address, port, host });

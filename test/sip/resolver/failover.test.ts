@@ -17,6 +17,7 @@ class MemoryDns implements DnsLookup {
     return this.srv.get(name) ?? [];
   }
   async queryA(name: string): Promise<string[]> {
+    if (this.failing.has(name)) throw new DnsTimeoutError(name, 'A');
     return this.a.get(name) ?? [];
   }
   async queryAAAA(): Promise<string[]> {
@@ -88,6 +89,16 @@ describe('RFC 3263 §4.3 failover', () => {
     const { resolver, dns } = setup();
     dns.failing.add('_sip._udp.plain.example.test');
     assert.deepEqual((await resolver.resolve({ host: 'plain.example.test' })).map(addr), ['127.0.0.13:5060']);
+  });
+
+  it('MUST reject with the DNS error when DNS failed and no target was found', async () => {
+    const { resolver, dns } = setup();
+    dns.failing.add('_sip._udp.plain.example.test');
+    dns.failing.add('plain.example.test');
+    await assert.rejects(resolver.resolve({ host: 'plain.example.test' }), { code: 'DNS_TIMEOUT' });
+    // One SRV target failing while another resolves still gives the working one.
+    dns.failing.add('nl.example.test');
+    assert.deepEqual((await resolver.resolve({ host: 'example.test' })).map(addr), ['127.0.0.12:5060']);
   });
 
   it('MUST refuse sips: over UDP with SIP_RESOLVE', async () => {

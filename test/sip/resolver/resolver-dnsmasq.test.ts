@@ -22,6 +22,12 @@ const RECORDS = [
   '--host-record=nosrv.example.test,127.0.0.13',
   '--host-record=dead.example.test,127.0.0.14',
   '--cname=alias.example.test,nl.example.test',
+  // RFC 3263 §4.1 NAPTR: TCP preferred (order 10) over UDP (order 20); an unusable "a" flag record.
+  '--naptr-record=naptr.example.test,20,10,s,SIP+D2U,,_sip._udp.nsrv.example.test',
+  '--naptr-record=naptr.example.test,10,10,s,SIP+D2T,,_sip._tcp.nsrv.example.test',
+  '--naptr-record=naptr.example.test,5,10,a,SIP+D2T,,de.example.test',
+  '--srv-host=_sip._udp.nsrv.example.test,nl.example.test,5062,10,10',
+  '--srv-host=_sip._tcp.nsrv.example.test,de.example.test,5063,10,10',
   ...Array.from({ length: 60 }, (_, i) => `--host-record=big.example.test,127.0.1.${i + 1}`),
 ];
 
@@ -111,6 +117,18 @@ describe('SipResolver against dnsmasq (RFC 3263 §4, RFC 2782)', () => {
   it('MUST retry over TCP when the UDP answer is truncated (TC bit)', async () => {
     const addrs = await dns.queryA('big.example.test');
     assert.equal(addrs.length, 60);
+  });
+
+  it('MUST follow NAPTR order to the SRV names it points at when NAPTR is enabled', async () => {
+    const withNaptr = new SipResolver({ dns, clock, naptr: true, families: ['A'] });
+    assert.deepEqual(brief(await withNaptr.resolve(sipUri('naptr.example.test'))), [
+      'tcp 127.0.0.12:5063 de.example.test',
+      'udp 127.0.0.11:5062 nl.example.test',
+    ]);
+    // No NAPTR records: plain SRV as before.
+    assert.deepEqual(brief(await withNaptr.resolve(sipUri('example.test', { scheme: 'sips' }))), ['tls 127.0.0.11:5061 nl.example.test']);
+    // Without the option NAPTR is not consulted.
+    assert.deepEqual(brief(await resolver.resolve(sipUri('naptr.example.test'))), []);
   });
 
   it('MUST return nothing for a name that does not exist', async () => {
