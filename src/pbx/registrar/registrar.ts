@@ -207,6 +207,9 @@ export class Registrar {
     }
 
     // RFC 3327 §5.3: Path values are stored with the binding, in order received.
+    // NOTE: stored even when the UA did not send "Supported: path" (Kamailio's
+    // "lazy" mode, not YXA/Kamailio-"strict" 420/421): a proxy that added Path
+    // anyway (§5.2 says it SHOULD NOT) is still the only way back to the phone.
     const path = req.path.map((p) => serializeNameAddr(p));
     const userAgent = getHeader(req, 'User-Agent');
     const original = this.opts.store.bindings(aor, now);
