@@ -199,6 +199,30 @@ describe('MediaRelay', () => {
     }
   });
 
+  it('MUST accept only the SDP IP (any port) with strictSourceAddress', async () => {
+    const relay = await MediaRelay.create(pool, { addressA: HOST, strictSourceAddress: true });
+    const a = await Phone.open();
+    const b = await Phone.open();
+    const other = dgram.createSocket('udp4');
+    await new Promise<void>((r) => other.bind(0, '127.0.0.2', () => r()));
+    try {
+      relay.configure('a', media(a.port + 1, 'PCMU', 0)); // SDP port differs from the real one (NAT)
+      relay.configure('b', media(b.port, 'PCMU', 0));
+      const la = relay.local('a');
+      other.send(rtp(0, 1, Buffer.alloc(10)), la.rtpPort, HOST);
+      await until(() => relay.counters('a').dropped === 1);
+      a.send(rtp(0, 2, Buffer.alloc(10)), la.rtpPort);
+      const [p] = await b.received(1);
+      assert.equal(parseRtp(p)?.sequenceNumber, 2);
+      assert.deepEqual(relay.destination('a'), { address: HOST, port: a.port });
+    } finally {
+      relay.close();
+      a.close();
+      b.close();
+      other.close();
+    }
+  });
+
   it('MUST stop forwarding towards a leg on hold (sendonly/inactive) and resume after', async () => {
     const { relay, a, b, done, la, lb } = await setup();
     try {

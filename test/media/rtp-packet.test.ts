@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { isRtcp, isRtp, parseRtp, rtpPayloadOffset, serializeRtp } from '../../src/media/rtp-packet.ts';
 
 describe('RTP packet (RFC 3550 §5.1)', () => {
@@ -79,5 +80,33 @@ describe('RTP packet (RFC 3550 §5.1)', () => {
     const rtp = serializeRtp({ payloadType: 8, sequenceNumber: 1, timestamp: 1, ssrc: 1, payload: Buffer.alloc(160) });
     assert.equal(isRtcp(rtp), false);
     assert.equal(isRtp(rtp), true);
+  });
+
+  it('MUST round-trip arbitrary valid packets (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          marker: fc.boolean(),
+          payloadType: fc.integer({ min: 0, max: 127 }).filter((pt) => pt < 64 || pt > 95),
+          sequenceNumber: fc.integer({ min: 0, max: 0xffff }),
+          timestamp: fc.integer({ min: 0, max: 0xffffffff }),
+          ssrc: fc.integer({ min: 0, max: 0xffffffff }),
+          csrcs: fc.array(fc.integer({ min: 0, max: 0xffffffff }), { maxLength: 15 }),
+          payload: fc.uint8Array({ maxLength: 200 }).map((u) => Buffer.from(u)),
+          paddingLength: fc.integer({ min: 0, max: 255 }),
+        }),
+        (init) => {
+          const p = parseRtp(serializeRtp(init));
+          assert.ok(p);
+          assert.equal(p.marker, init.marker);
+          assert.equal(p.payloadType, init.payloadType);
+          assert.equal(p.sequenceNumber, init.sequenceNumber);
+          assert.equal(p.timestamp, init.timestamp);
+          assert.equal(p.ssrc, init.ssrc);
+          assert.deepEqual(p.csrcs, init.csrcs);
+          assert.deepEqual(p.payload, init.payload);
+        },
+      ),
+    );
   });
 });
