@@ -7,7 +7,11 @@ import { DnsClient } from '../../../src/sip/resolver/dns-client.ts';
 import { SipResolver, type Target } from '../../../src/sip/resolver/resolver.ts';
 import { SystemClock } from '../../../src/sip/clock.ts';
 import type { SipUri } from '../../../src/sip/message/types.ts';
+import { spawnSync } from 'node:child_process';
 import { startDnsmasq, type Dnsmasq } from './dnsmasq.ts';
+
+// dnsmasq-base is a test dependency (Debian package); without it this suite is skipped, loudly.
+const hasDnsmasq = spawnSync('dnsmasq', ['--version']).status === 0;
 
 const RECORDS = [
   // DESIGN.md §1: NL primary (prio 10, weight 20), DE fallback (prio 20, weight 10).
@@ -37,7 +41,7 @@ function sipUri(host: string, extra: Partial<SipUri> = {}): SipUri {
 
 const brief = (ts: Target[]): string[] => ts.map((t) => `${t.transport} ${t.address}:${t.port} ${t.host}`);
 
-describe('SipResolver against dnsmasq (RFC 3263 §4, RFC 2782)', () => {
+describe('SipResolver against dnsmasq (RFC 3263 §4, RFC 2782)', { skip: hasDnsmasq ? false : 'dnsmasq not installed (apt-get install dnsmasq-base)', timeout: 20_000 }, () => {
   let dnsmasq: Dnsmasq;
   let dns: DnsClient;
   let resolver: SipResolver;
