@@ -17,7 +17,7 @@ function shape(res: SipResponse): string {
     .replace(/branch=[^;\r\n,]+/g, 'branch=X');
 }
 
-const VECTORS = '/work/shared/vectors/rfc4475';
+const VECTORS = `${process.env.SIP_VECTORS_DIR ?? '/work/shared/vectors'}/rfc4475`;
 
 describe('Registrar authentication and authorization (RFC 3261 §10.3 steps 1–5)', () => {
   it('MUST challenge with 401 and WWW-Authenticate when there are no credentials', () => {
