@@ -1,0 +1,585 @@
+/**
+ * SipTransport: the RFC 3261 §18 transport layer over UDP, TCP and TLS, with the
+ * RFC 3581 symmetric-response rules and RFC 5626 §4.4.1 CRLF keep-alives.
+ *
+ * - Inbound: datagrams and framed stream messages are parsed; requests get
+ *   `received`/`rport` stamped on Via[0] (§18.2.1, RFC 3581 §4) and are emitted with
+ *   the context needed to answer them; unparseable requests are answered statelessly
+ *   when the parser offers a response, otherwise dropped.
+ * - Requests: Via[0] is rewritten to the socket actually used (§18.1.1); large UDP
+ *   requests move to TCP; stream connections are reused per remote endpoint.
+ * - Responses: over the request's connection, else to received/rport (§18.2.2).
+ * Nothing thrown by a socket handler or a listener escapes: it becomes a 'fault'.
+ */
+import { EventEmitter } from 'node:events';
+import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { connect as tlsConnect, createServer as createTlsServer, type ConnectionOptions } from 'node:tls';
+import { SystemClock, type Clock } from '../clock.ts';
+import { createResponse } from '../message/build.ts';
+import { parseMessage } from '../message/parser.ts';
+import { serializeMessage } from '../message/serializer.ts';
+import { isSipUri, type Endpoint, type SipRequest, type SipResponse, type TransportName, type Via } from '../message/types.ts';
+import {
+  canonicalIp,
+  defaultPort,
+  endpointKey,
+  family,
+  hostForm,
+  responseDestination,
+  stampVia,
+  transportFromVia,
+  viaTransportToken,
+} from './address.ts';
+import { TransportError } from './errors.ts';
+import type { Frame } from './framer.ts';
+import { StreamConnection, type ConnectionHandler } from './stream.ts';
+import type { InboundContext, TransportEvents, TransportLayer } from './types.ts';
+import { UdpListener } from './udp.ts';
+
+export interface ListenConfig {
+  transport: TransportName;
+  /** IPv4 or IPv6 literal (no brackets); "0.0.0.0"/"::" listen on all addresses. */
+  address: string;
+  /** 0 = ephemeral; see listening() for the port actually bound. */
+  port: number;
+  /** Host to put in Via sent-by instead of the bound address (e.g. behind a static NAT). */
+  advertise?: string;
+}
+
+export interface TlsConfig {
+  cert: string | Buffer;
+  key: string | Buffer;
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** Verify the peer's certificate on outbound connections (default true, RFC 5922 §7.2). */
+  rejectUnauthorized?: boolean;
+}
+
+export interface SipTransportConfig {
+  listen: ListenConfig[];
+  tls?: TlsConfig;
+  /**
+   * Close a stream connection after this long without traffic in either direction.
+   * Default 10 min: well above the RFC 5626 §4.4.1 keep-alive interval (95–120 s
+   * for TCP) and above the 300–600 s re-REGISTER period NAT'd phones commonly use,
+   * so a phone's flow survives between refreshes while abandoned sockets go away.
+   */
+  idleTimeoutMs?: number;
+  /** Default 10 s (a little above Timer E/A's first few retransmissions; §17.1.1.2 Timer B is 32 s). */
+  connectTimeoutMs?: number;
+  /** Largest message accepted (bytes); bigger stream messages close the connection. Default 65535. */
+  maxMessageSize?: number;
+  /** Path MTU for the §18.1.1 UDP→TCP rule (default 1300, the RFC's assumption). */
+  mtu?: number;
+  /** Inbound connections accepted per stream listener (default 1024). */
+  maxConnections?: number;
+  clock?: Clock;
+}
+
+/** Extra detail carried with a 'fault'. */
+export interface FaultInfo {
+  remote?: Endpoint;
+  local?: Endpoint;
+  connectionId?: string;
+}
+
+export interface SipTransportEvents extends TransportEvents {
+  /** A CRLF pong answered our ping (RFC 5626 §4.4.1). */
+  pong(ctx: InboundContext): void;
+  /** Something went wrong without breaking the transport (bad input, a listener threw, a socket error). */
+  fault(err: TransportError, info: FaultInfo): void;
+  /** A stream connection closed (RFC 5626 flow failure signal for the registrar). */
+  connectionClosed(info: { connectionId: string; remote: Endpoint; local: Endpoint }): void;
+}
+
+interface StreamListener {
+  transport: 'tcp' | 'tls';
+  server: Server;
+  local: Endpoint;
+  advertise?: string;
+}
+
+const WILDCARDS = new Set(['0.0.0.0', '::']);
+const CRLF = Buffer.from('\r\n');
+
+export class SipTransport implements TransportLayer {
+  private readonly emitter = new EventEmitter();
+  private readonly clock: Clock;
+  private readonly idleTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
+  private readonly maxMessageSize: number;
+  private readonly mtu: number;
+  private readonly udp: Array<{ listener: UdpListener; advertise?: string }> = [];
+  private readonly streams: StreamListener[] = [];
+  private readonly connections = new Map<string, StreamConnection>();
+  /** Connection reuse: the newest live connection per remote transport+address+port. */
+  private readonly byRemote = new Map<string, StreamConnection>();
+  /** Every sent-by we inserted, for the §18.1.2 response check. */
+  private readonly sentBys = new Set<string>();
+  private nextConnection = 1;
+  private started = false;
+  private closing: Promise<void> | undefined;
+  private readonly handler: ConnectionHandler = {
+    onFrame: (conn, frame) => this.onFrame(conn, frame),
+    onClose: (conn) => this.onConnectionClose(conn),
+  };
+
+  constructor(private readonly config: SipTransportConfig) {
+    this.clock = config.clock ?? new SystemClock();
+    this.idleTimeoutMs = config.idleTimeoutMs ?? 600_000;
+    this.connectTimeoutMs = config.connectTimeoutMs ?? 10_000;
+    this.maxMessageSize = config.maxMessageSize ?? 65_535;
+    this.mtu = config.mtu ?? 1300;
+    this.emitter.setMaxListeners(0);
+  }
+
+  on<E extends keyof SipTransportEvents>(event: E, listener: SipTransportEvents[E]): this {
+    this.emitter.on(event, listener);
+    return this;
+  }
+
+  off<E extends keyof SipTransportEvents>(event: E, listener: SipTransportEvents[E]): this {
+    this.emitter.off(event, listener);
+    return this;
+  }
+
+  /** Binds every configured listener; on any failure everything bound so far is released. */
+  async start(): Promise<void> {
+    if (this.started) throw new TransportError('listen-failed', 'transport already started');
+    this.started = true;
+    try {
+      for (const l of this.config.listen) {
+        if (l.transport === 'udp') {
+          const listener = await UdpListener.bind(
+            l.address,
+            l.port,
+            (data, from, on) => this.onDatagram(data, from, on),
+            (err) => this.fault(new TransportError('send-failed', `udp socket error: ${err.message}`, { cause: err }), {}),
+          );
+          this.udp.push({ listener, advertise: l.advertise });
+        } else {
+          this.streams.push(await this.listenStream(l.transport, l.address, l.port, l.advertise));
+        }
+      }
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  /** Bound endpoints, with the actual ports (port 0 resolved). */
+  listening(): Endpoint[] {
+    return [...this.udp.map((u) => ({ ...u.listener.local })), ...this.streams.map((s) => ({ ...s.local }))];
+  }
+
+  localEndpoint(transport: TransportName, fam?: 4 | 6): Endpoint | undefined {
+    return this.listening().find((e) => e.transport === transport && (fam === undefined || family(e.address) === fam));
+  }
+
+  isReliable(transport: TransportName): boolean {
+    return transport !== 'udp';
+  }
+
+  /** Live stream connection ids (for diagnostics and tests). */
+  connectionIds(): string[] {
+    return [...this.connections.keys()];
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  async sendRequest(req: SipRequest, target: Endpoint): Promise<InboundContext> {
+    this.assertOpen();
+    const via = req.via[0];
+    if (!via) throw new TransportError('send-failed', 'request has no Via');
+    if (target.transport !== 'udp') return this.sendOnStream(req, via, target);
+
+    const fam = family(target.address);
+    const udp = this.pickUdp(fam);
+    if (!udp) throw new TransportError('no-socket', `no UDP socket for IPv${fam || '?'} target ${target.address}`);
+    this.rewriteVia(via, 'udp', this.viaHost(udp.advertise, udp.listener.local), udp.listener.local.port);
+    // RFC 3581 §3: ask for the source port, so responses cross NAT.
+    if (!via.params.has('rport')) via.params.set('rport', null);
+    let data = serializeMessage(req);
+    // §18.1.1: within 200 bytes of the path MTU → a congestion-controlled transport.
+    if (data.length > this.mtu - 200 && this.streamListener('tcp', fam)) {
+      try {
+        return await this.sendOnStream(req, via, { ...target, transport: 'tcp' });
+      } catch (err) {
+        // §18.1.1: if the TCP attempt is refused, the element SHOULD retry over UDP.
+        if (!(err instanceof TransportError) || (err.reason !== 'connect-failed' && err.reason !== 'connect-timeout')) throw err;
+        this.rewriteVia(via, 'udp', this.viaHost(udp.advertise, udp.listener.local), udp.listener.local.port);
+        data = serializeMessage(req);
+      }
+    }
+    await udp.listener.send(data, target.address, target.port);
+    this.trace('out', target, udp.listener.local, data);
+    return { source: { ...target }, local: { ...udp.listener.local } };
+  }
+
+  async sendResponse(res: SipResponse, to: InboundContext): Promise<void> {
+    this.assertOpen();
+    const via = res.via[0];
+    if (!via) throw new TransportError('unroutable', 'response has no Via');
+    const transport = to.source.transport;
+    const data = serializeMessage(res);
+
+    if (transport !== 'udp') {
+      // §18.2.2: over the connection the request came in on, if it is still open …
+      const conn = to.connectionId ? this.connections.get(to.connectionId) : undefined;
+      if (conn && conn.state === 'open') {
+        await conn.write(data);
+        this.trace('out', conn.remote, conn.local, data);
+        return;
+      }
+      // … else a new connection to received (or sent-by) and the sent-by port.
+      const dest = responseDestination(via, transport);
+      if (!dest.address) throw new TransportError('unroutable', `response Via host ${via.host} needs DNS (RFC 3263 §5)`);
+      const c = await this.connection({ transport, address: dest.address, port: dest.port }, undefined);
+      await c.write(data);
+      this.trace('out', c.remote, c.local, data);
+      return;
+    }
+
+    // UDP (RFC 3581 §4): received + rport, from the socket the request arrived on.
+    const dest = responseDestination(via, 'udp');
+    // NOTE: a sent-by domain without `received` cannot happen for requests this
+    // transport stamped; for anything else we answer the packet source rather than
+    // resolve the name (RFC 3263 §5) here.
+    const address = dest.address ?? to.source.address;
+    const port = dest.address ? dest.port : to.source.port;
+    const udp = this.udpFor(to.local, family(address));
+    if (!udp) throw new TransportError('no-socket', `no UDP socket to answer ${address}`);
+    await udp.listener.send(data, address, port);
+    this.trace('out', { transport: 'udp', address, port }, udp.listener.local, data);
+  }
+
+  /**
+   * RFC 5626 §4.4.1 keep-alive towards where `ctx` came from: a double-CRLF ping on
+   * its stream connection (the pong arrives as a 'pong' event), or a CRLF datagram.
+   */
+  async sendKeepAlive(ctx: InboundContext): Promise<void> {
+    this.assertOpen();
+    if (ctx.source.transport !== 'udp') {
+      const conn =
+        (ctx.connectionId ? this.connections.get(ctx.connectionId) : undefined) ?? this.byRemote.get(endpointKey(ctx.source));
+      if (!conn || conn.state === 'closed') throw new TransportError('connection-closed', 'no live connection for keep-alive');
+      await conn.ready();
+      await conn.ping();
+      return;
+    }
+    const udp = this.udpFor(ctx.local, family(ctx.source.address));
+    if (!udp) throw new TransportError('no-socket', `no UDP socket for ${ctx.source.address}`);
+    await udp.listener.send(CRLF, ctx.source.address, ctx.source.port);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  // ---------------------------------------------------------------- streams
+
+  private async sendOnStream(req: SipRequest, via: Via, target: Endpoint): Promise<InboundContext> {
+    const transport = target.transport as 'tcp' | 'tls';
+    // RFC 5922 §7.2: a TLS peer is checked against the domain of the request target.
+    const servername = isSipUri(req.uri) && family(req.uri.host) === 0 ? req.uri.host : undefined;
+    const conn = await this.connection(target, servername);
+    const listener = this.streamListener(transport, family(target.address));
+    // §18.1.1: sent-by names where responses go if this connection is gone: our listener.
+    if (listener) this.rewriteVia(via, transport, this.viaHost(listener.advertise, listener.local), listener.local.port);
+    else this.rewriteVia(via, transport, conn.local.address, conn.local.port);
+    const data = serializeMessage(req);
+    await conn.write(data);
+    this.trace('out', conn.remote, conn.local, data);
+    return { source: { ...conn.remote }, local: { ...conn.local }, connectionId: conn.id };
+  }
+
+  /** An open connection to `target`, reusing a live one (§18.1.1 connection reuse). */
+  private async connection(target: Endpoint, servername: string | undefined): Promise<StreamConnection> {
+    const key = endpointKey(target);
+    const existing = this.byRemote.get(key);
+    if (existing && existing.state !== 'closed') {
+      await existing.ready();
+      return existing;
+    }
+    const transport = target.transport as 'tcp' | 'tls';
+    const fam = family(target.address);
+    if (fam === 0) throw new TransportError('connect-failed', `not an IP address: ${target.address}`);
+    const localAddress = this.sourceAddress(transport, fam);
+    let socket: Socket;
+    try {
+      if (transport === 'tls') {
+        const tls = this.config.tls;
+        // localAddress is passed through to net.connect (missing from @types/node's ConnectionOptions).
+        const options: ConnectionOptions & { localAddress?: string } = {
+          host: target.address,
+          port: target.port,
+          localAddress,
+          servername,
+          ca: tls?.ca,
+          cert: tls?.cert,
+          key: tls?.key,
+          rejectUnauthorized: tls?.rejectUnauthorized ?? true,
+        };
+        socket = tlsConnect(options);
+      } else {
+        socket = netConnect({ host: target.address, port: target.port, localAddress });
+      }
+    } catch (err) {
+      throw new TransportError('connect-failed', `connect to ${target.address}:${target.port}: ${(err as Error).message}`, { cause: err });
+    }
+    const conn = this.adopt(transport, socket, { transport, address: canonicalIp(target.address), port: target.port }, true);
+    try {
+      await conn.ready();
+    } catch (err) {
+      const reason = err instanceof TransportError && err.reason === 'connect-timeout' ? 'connect-timeout' : 'connect-failed';
+      throw new TransportError(reason, `connect to ${target.transport}:${target.address}:${target.port} failed`, { cause: err });
+    }
+    return conn;
+  }
+
+  private adopt(transport: 'tcp' | 'tls', socket: Socket, remote: Endpoint, connecting: boolean): StreamConnection {
+    const conn = new StreamConnection({
+      id: `${transport}-${this.nextConnection++}`,
+      transport,
+      socket,
+      remote,
+      connecting,
+      clock: this.clock,
+      idleTimeoutMs: this.idleTimeoutMs,
+      connectTimeoutMs: this.connectTimeoutMs,
+      maxMessageSize: this.maxMessageSize,
+      handler: this.handler,
+    });
+    if (conn.state !== 'closed') {
+      this.connections.set(conn.id, conn);
+      this.byRemote.set(endpointKey(remote), conn);
+    }
+    return conn;
+  }
+
+  private listenStream(transport: 'tcp' | 'tls', address: string, port: number, advertise?: string): Promise<StreamListener> {
+    const fam = family(address);
+    if (fam === 0) return Promise.reject(new TransportError('listen-failed', `not an IP address: ${address}`));
+    let server: Server;
+    if (transport === 'tls') {
+      const tls = this.config.tls;
+      if (!tls) return Promise.reject(new TransportError('listen-failed', 'tls listener without tls cert/key'));
+      const s = createTlsServer({ cert: tls.cert, key: tls.key, ca: tls.ca }, (socket) => this.accept('tls', socket));
+      s.on('tlsClientError', (err) => this.fault(new TransportError('bad-message', `tls handshake: ${err.message}`, { cause: err }), {}));
+      server = s;
+    } else {
+      server = createServer((socket) => this.accept('tcp', socket));
+    }
+    server.maxConnections = this.config.maxConnections ?? 1024;
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => {
+        server.close();
+        reject(new TransportError('listen-failed', `${transport} listen ${address}:${port}: ${err.message}`, { cause: err }));
+      };
+      server.once('error', onError);
+      server.listen({ host: address, port, ipv6Only: fam === 6, exclusive: true }, () => {
+        server.off('error', onError);
+        server.on('error', (err) => this.fault(new TransportError('listen-failed', err.message, { cause: err }), {}));
+        const a = server.address();
+        const bound = typeof a === 'object' && a ? a.port : port;
+        resolve({ transport, server, local: { transport, address, port: bound }, advertise });
+      });
+    });
+  }
+
+  private accept(transport: 'tcp' | 'tls', socket: Socket): void {
+    try {
+      if (this.closing || !socket.remoteAddress || socket.remotePort === undefined) {
+        socket.destroy();
+        return;
+      }
+      const remote: Endpoint = { transport, address: canonicalIp(socket.remoteAddress), port: socket.remotePort };
+      this.adopt(transport, socket, remote, false);
+    } catch (err) {
+      socket.destroy();
+      this.fault(new TransportError('connect-failed', `accept: ${(err as Error).message}`, { cause: err }), {});
+    }
+  }
+
+  private onFrame(conn: StreamConnection, frame: Frame): void {
+    const ctx: InboundContext = { source: { ...conn.remote }, local: { ...conn.local }, connectionId: conn.id };
+    if (frame.kind === 'message') {
+      this.receive(frame.data, ctx);
+    } else if (frame.kind === 'pong') {
+      this.emit('pong', ctx);
+    } else if (frame.kind === 'error') {
+      this.fault(new TransportError('bad-message', `stream framing: ${frame.fault}`), { remote: ctx.source, local: ctx.local, connectionId: conn.id });
+      // §18.3: a stream message without a usable Content-Length gets a 400, then the
+      // connection closes (the framer has lost sync). Too-large just closes.
+      if (frame.head && frame.fault !== 'too-large') this.answerUnframeable(conn, frame.head, frame.fault);
+    }
+  }
+
+  private answerUnframeable(conn: StreamConnection, head: Buffer, fault: string): void {
+    const parsed = parseMessage(head);
+    let res: SipResponse | undefined;
+    const reason = fault === 'missing-content-length' ? 'Missing Content-Length' : 'Bad Content-Length';
+    if (parsed.ok && parsed.msg.kind === 'request' && parsed.msg.method !== 'ACK') res = createResponse(parsed.msg, 400, reason);
+    else if (!parsed.ok && parsed.response) res = parsed.response;
+    if (!res) return;
+    const data = serializeMessage(res);
+    conn.write(data).catch(() => undefined);
+    this.trace('out', conn.remote, conn.local, data);
+  }
+
+  private onConnectionClose(conn: StreamConnection): void {
+    this.connections.delete(conn.id);
+    const key = endpointKey(conn.remote);
+    if (this.byRemote.get(key) === conn) this.byRemote.delete(key);
+    this.emit('connectionClosed', { connectionId: conn.id, remote: { ...conn.remote }, local: { ...conn.local } });
+  }
+
+  // ---------------------------------------------------------------- inbound
+
+  private onDatagram(data: Buffer, from: Endpoint, listener: UdpListener): void {
+    const source: Endpoint = { transport: 'udp', address: canonicalIp(from.address), port: from.port };
+    this.receive(data, { source, local: { ...listener.local } });
+  }
+
+  /** Parses and dispatches one message. Never throws (hostile input, throwing listeners). */
+  private receive(data: Buffer, ctx: InboundContext): void {
+    try {
+      this.trace('in', ctx.source, ctx.local, data);
+      if (ctx.source.transport === 'udp' && isOnlyLineEnds(data)) return; // CRLF keep-alive datagram
+      if (data.length > this.maxMessageSize) {
+        this.fault(new TransportError('bad-message', `message of ${data.length} bytes exceeds maxMessageSize`), faultInfo(ctx));
+        return;
+      }
+      const parsed = parseMessage(data);
+      if (!parsed.ok) {
+        this.fault(new TransportError('bad-message', `unparseable message: ${parsed.error.fault}`, { cause: parsed.error }), faultInfo(ctx));
+        const res = parsed.isRequest ? parsed.response : undefined;
+        if (res && res.via[0]) {
+          stampVia(res.via[0], ctx.source);
+          this.sendResponse(res, ctx).catch((err: unknown) => this.fault(asTransportError(err), faultInfo(ctx)));
+        }
+        return;
+      }
+      const msg = parsed.msg;
+      const via = msg.via[0];
+      if (!via) return; // the parser requires Via; belt and braces
+      if (msg.kind === 'request') {
+        stampVia(via, ctx.source);
+        this.emit('request', { ...ctx, msg });
+        return;
+      }
+      // §18.1.2: a response whose top Via is not one we inserted is discarded.
+      if (!this.sentBys.has(sentByKey(via))) {
+        this.fault(new TransportError('bad-message', `response for foreign sent-by ${via.host}:${via.port ?? ''}`), faultInfo(ctx));
+        return;
+      }
+      this.emit('response', { ...ctx, msg });
+    } catch (err) {
+      this.fault(asTransportError(err), faultInfo(ctx));
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private rewriteVia(via: Via, transport: TransportName, host: string, port: number): void {
+    via.transport = viaTransportToken(transport);
+    via.host = hostForm(host);
+    via.port = port;
+    this.sentBys.add(sentByKey(via));
+  }
+
+  /** Via host for a listener: advertised name, else bound address, else a guess for wildcard binds. */
+  private viaHost(advertise: string | undefined, local: Endpoint): string {
+    if (advertise) return advertise;
+    if (!WILDCARDS.has(local.address)) return local.address;
+    const fam = family(local.address);
+    for (const list of Object.values(networkInterfaces())) {
+      for (const a of list ?? []) if (!a.internal && a.family === (fam === 6 ? 'IPv6' : 'IPv4')) return a.address;
+    }
+    return fam === 6 ? '::1' : '127.0.0.1';
+  }
+
+  /** Local address to connect from, so peers see the address our Via names. */
+  private sourceAddress(transport: 'tcp' | 'tls', fam: 4 | 6): string | undefined {
+    const candidates = [this.streamListener(transport, fam)?.local, this.pickUdp(fam)?.listener.local];
+    return candidates.find((e) => e && !WILDCARDS.has(e.address))?.address;
+  }
+
+  private streamListener(transport: 'tcp' | 'tls', fam: 4 | 6 | 0): StreamListener | undefined {
+    return this.streams.find((s) => s.transport === transport && family(s.local.address) === fam);
+  }
+
+  private pickUdp(fam: 4 | 6 | 0): { listener: UdpListener; advertise?: string } | undefined {
+    return this.udp.find((u) => u.listener.family === fam);
+  }
+
+  /** The UDP socket a request arrived on (RFC 3581 §4 symmetric response), else one of the family. */
+  private udpFor(local: Endpoint, fam: 4 | 6 | 0): { listener: UdpListener; advertise?: string } | undefined {
+    const same = this.udp.find(
+      (u) => u.listener.local.port === local.port && canonicalIp(u.listener.local.address) === canonicalIp(local.address),
+    );
+    return same && same.listener.family === fam ? same : this.pickUdp(fam);
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new TransportError('closed', 'transport closed');
+  }
+
+  private trace(direction: 'in' | 'out', remote: Endpoint, local: Endpoint, data: Buffer): void {
+    if (this.emitter.listenerCount('trace') > 0) this.emit('trace', { direction, remote: { ...remote }, local: { ...local }, data });
+  }
+
+  private fault(err: TransportError, info: FaultInfo): void {
+    try {
+      this.emitter.emit('fault', err, info);
+    } catch {
+      // A throwing fault listener has nowhere left to report to.
+    }
+  }
+
+  /** Emits to listeners; a throwing listener becomes a 'fault', never a socket crash. */
+  private emit<E extends keyof SipTransportEvents>(event: E, ...args: Parameters<SipTransportEvents[E]>): void {
+    // Each listener runs on its own, so one that throws does not starve the others.
+    for (const listener of this.emitter.listeners(event)) {
+      try {
+        (listener as (...a: Parameters<SipTransportEvents[E]>) => void)(...args);
+      } catch (err) {
+        this.fault(new TransportError('listener-threw', `'${event}' listener threw: ${(err as Error)?.message ?? String(err)}`, { cause: err }), {});
+      }
+    }
+  }
+
+  private async shutdown(): Promise<void> {
+    for (const conn of [...this.connections.values()]) conn.close();
+    this.connections.clear();
+    this.byRemote.clear();
+    const servers = this.streams.splice(0).map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          s.server.close(() => resolve());
+        }),
+    );
+    const sockets = this.udp.splice(0).map((u) => u.listener.close());
+    await Promise.all([...servers, ...sockets]);
+  }
+}
+
+function sentByKey(via: Via): string {
+  const t = transportFromVia(via.transport) ?? 'udp';
+  return `${canonicalIp(via.host)}:${via.port ?? defaultPort(t)}`;
+}
+
+function isOnlyLineEnds(data: Buffer): boolean {
+  for (const b of data) if (b !== 0x0d && b !== 0x0a) return false;
+  return true;
+}
+
+function faultInfo(ctx: InboundContext): FaultInfo {
+  return { remote: ctx.source, local: ctx.local, connectionId: ctx.connectionId };
+}
+
+function asTransportError(err: unknown): TransportError {
+  if (err instanceof TransportError) return err;
+  return new TransportError('bad-message', `unexpected: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+}
