@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseMessage } from '../../../src/sip/message/parser.ts';
 import type { SipRequest } from '../../../src/sip/message/types.ts';
 import { answerCancel } from '../../../src/sip/transaction/layer.ts';
@@ -10,10 +11,10 @@ import { PEER } from './fake-transport.ts';
 import { inboundRequest, outboundRequest, via } from './fixtures.ts';
 import { recorder, setup } from './setup.ts';
 
-const VECTORS = new URL('../../../../shared/vectors/rfc4475/', import.meta.url);
+const VECTORS = join(process.env.SIP_VECTORS_DIR ?? '/work/shared/vectors', 'rfc4475');
 
 function vector(name: string): SipRequest {
-  const r = parseMessage(readFileSync(new URL(name, VECTORS)));
+  const r = parseMessage(readFileSync(join(VECTORS, name)));
   assert.ok(r.ok, `${name} parses`);
   assert.equal(r.msg.kind, 'request');
   return r.msg as SipRequest;
