@@ -19,6 +19,7 @@ import type { AuthValue, SipRequest, SipResponse } from '../message/types.ts';
 import { serializeUri } from '../message/uri.ts';
 import {
   ALGORITHM_PREFERENCE,
+  DigestError,
   digestResponse,
   formatNc,
   ha1 as computeHa1,
@@ -52,7 +53,7 @@ export class DigestClient {
   private readonly staleStreak = new Map<string, number>();
 
   constructor(private readonly opts: DigestClientOptions) {
-    if (opts.password === undefined && opts.ha1 === undefined) throw new TypeError('DigestClient needs a password or ha1');
+    if (opts.password === undefined && opts.ha1 === undefined) throw new DigestError('DigestClient needs a password or ha1');
     this.algorithms = opts.algorithms ?? ALGORITHM_PREFERENCE;
   }
 

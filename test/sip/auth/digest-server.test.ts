@@ -284,3 +284,9 @@ describe('DigestClient', () => {
     }
   });
 });
+
+describe('DigestClient configuration', () => {
+  it('MUST refuse to be built without a password or an HA1 (SIP_DIGEST)', () => {
+    assert.throws(() => new DigestClient({ username: 'alice' }), { code: 'SIP_DIGEST' });
+  });
+});
