@@ -105,6 +105,13 @@ function parseStatusLine(line: string, out: StartLine): void {
 
 type Collected = Partial<Record<CoreKey, string[]>>;
 
+function parseFrom(v: string): NameAddr {
+  return parseNameAddrValue(v, 'bad From');
+}
+function parseTo(v: string): NameAddr {
+  return parseNameAddrValue(v, 'bad To');
+}
+
 export function parseMessage(data: Buffer, limits: Partial<ParseLimits> = {}): ParseResult {
   const lim: ParseLimits = { ...DEFAULT_LIMITS, ...limits };
   let isRequest = true;
@@ -134,131 +141,160 @@ export function parseMessage(data: Buffer, limits: Partial<ParseLimits> = {}): P
   }
 }
 
+/**
+ * Per-message parse state. A class rather than closures: the first fault wins,
+ * parsing goes on so a response can still be built from the core headers.
+ */
+class Ctx {
+  fault: SipParseError | undefined;
+  readonly core: Collected = {};
+
+  fail(e: unknown): void {
+    if (this.fault) return;
+    this.fault = e instanceof SipParseError ? e : new SipParseError('unparseable message');
+  }
+
+  /** A single-valued header: the first value; several lines are a fault. */
+  one(key: CoreKey): string | undefined {
+    const v = this.core[key];
+    if (!v) return undefined;
+    if (v.length > 1) this.fail(new SipParseError(`multiple ${CORE_NAME[key]} headers`));
+    return v[0];
+  }
+
+  required<T>(key: CoreKey, f: (v: string) => T): T | undefined {
+    const v = key === 'via' ? (this.core.via ? '' : undefined) : this.one(key);
+    if (v === undefined) {
+      this.fail(new SipParseError(`missing ${CORE_NAME[key]}`));
+      return undefined;
+    }
+    return this.attempt(f, v);
+  }
+
+  opt<T>(key: CoreKey, f: (v: string, what: string) => T, what: string): T | undefined {
+    const v = this.one(key);
+    if (v === undefined) return undefined;
+    try {
+      return f(v, what);
+    } catch (e) {
+      this.fail(e);
+      return undefined;
+    }
+  }
+
+  list<T>(key: CoreKey, f: (vs: string[], what: string) => T[], what: string): T[] {
+    const vs = this.core[key];
+    if (!vs) return [];
+    try {
+      return f(vs, what);
+    } catch (e) {
+      this.fail(e);
+      return [];
+    }
+  }
+
+  attempt<A, T>(f: (a: A) => T, a: A): T | undefined {
+    try {
+      return f(a);
+    } catch (e) {
+      this.fail(e);
+      return undefined;
+    }
+  }
+
+  /** Files one unfolded header field under its typed key or as a raw header. */
+  add(name: string, value: string, raw: RawHeader[]): void {
+    const lower = name.toLowerCase();
+    const key = CORE_KEYS.get(lower);
+    const v = trimWs(value);
+    if (key) (this.core[key] ??= []).push(v);
+    else raw.push({ name: COMPACT_RAW.get(lower) ?? name, value: v });
+  }
+}
+
 function parseSections(data: Buffer, head: string, bodyStart: number, lim: ParseLimits, isRequest: boolean): ParseResult {
-  let fault: SipParseError | undefined;
-  const fail = (e: unknown): void => {
-    if (fault) return;
-    fault = e instanceof SipParseError ? e : new SipParseError('unparseable message');
-  };
+  const ctx = new Ctx();
   const lines = head.split('\r\n');
   for (const l of lines) {
     if (l.length > lim.maxLineLength) return { ok: false, error: new SipParseError('line too long', 413), isRequest };
-    if (l.indexOf('\r') >= 0 || l.indexOf('\n') >= 0) fail(new SipParseError('bad line ending'));
+    if (l.indexOf('\r') >= 0 || l.indexOf('\n') >= 0) ctx.fail(new SipParseError('bad line ending'));
   }
   const sl: StartLine = {};
   try {
     if (isRequest) parseRequestLine(lines[0], sl);
     else parseStatusLine(lines[0], sl);
   } catch (e) {
-    fail(e);
+    ctx.fail(e);
   }
 
   // Unfold (§7.3.1: a line starting with SP/HT continues the previous one) and classify.
-  const core: Collected = {};
+  const core = ctx.core;
   const raw: RawHeader[] = [];
   let count = 0;
   let name: string | undefined;
   let value = '';
-  const flush = (): void => {
-    if (name === undefined) return;
-    const lower = name.toLowerCase();
-    const key = CORE_KEYS.get(lower);
-    const v = trimWs(value);
-    if (key) (core[key] ??= []).push(v);
-    else raw.push({ name: COMPACT_RAW.get(lower) ?? name, value: v });
-  };
   for (let i = 1; i < lines.length; i++) {
     const l = lines[i];
     if (l.length > 0 && isWs(l.charCodeAt(0))) {
-      if (name === undefined) fail(new SipParseError('bad header line'));
+      if (name === undefined) ctx.fail(new SipParseError('bad header line'));
       value += ' ' + trimWs(l);
       continue;
     }
-    flush();
+    if (name !== undefined) ctx.add(name, value, raw);
     name = undefined;
     if (++count > lim.maxHeaders) return { ok: false, error: new SipParseError('too many headers', 413), isRequest };
     const colon = l.indexOf(':');
     const n = colon < 0 ? '' : trimWs(l.slice(0, colon));
     if (!isToken(n)) {
-      fail(new SipParseError('bad header line'));
+      ctx.fail(new SipParseError('bad header line'));
       continue;
     }
     name = n;
     value = l.slice(colon + 1);
   }
-  flush();
-
-  const attempt = <T>(f: () => T): T | undefined => {
-    try {
-      return f();
-    } catch (e) {
-      fail(e);
-      return undefined;
-    }
-  };
-  const one = (key: CoreKey): string | undefined => {
-    const v = core[key];
-    if (!v) return undefined;
-    if (v.length > 1) fail(new SipParseError(`multiple ${CORE_NAME[key]} headers`));
-    return v[0];
-  };
-  const required = <T>(key: CoreKey, f: (v: string) => T): T | undefined => {
-    const v = key === 'via' ? (core.via ? '' : undefined) : one(key);
-    if (v === undefined) {
-      fail(new SipParseError(`missing ${CORE_NAME[key]}`));
-      return undefined;
-    }
-    return attempt(() => f(v));
-  };
+  if (name !== undefined) ctx.add(name, value, raw);
 
   // The five headers a response needs (§8.2.6.2), in this order so the fault names the first problem.
-  const via = required<Via[]>('via', () => parseVia(core.via ?? []));
-  const from = required<NameAddr>('from', (v) => parseNameAddrValue(v, 'bad From'));
-  const to = required<NameAddr>('to', (v) => parseNameAddrValue(v, 'bad To'));
-  const callId = required<string>('callId', parseCallId);
-  const cseq = required<CSeq>('cseq', parseCSeq);
+  const via = ctx.required<Via[]>('via', () => parseVia(core.via ?? []));
+  const from = ctx.required<NameAddr>('from', parseFrom);
+  const to = ctx.required<NameAddr>('to', parseTo);
+  const callId = ctx.required<string>('callId', parseCallId);
+  const cseq = ctx.required<CSeq>('cseq', parseCSeq);
 
-  const opt = <T>(key: CoreKey, f: (v: string) => T): T | undefined => {
-    const v = one(key);
-    return v === undefined ? undefined : attempt(() => f(v));
-  };
-  const list = <T>(key: CoreKey, f: (vs: string[]) => T[]): T[] => {
-    const vs = core[key];
-    return vs ? (attempt(() => f(vs)) ?? []) : [];
-  };
-  const maxForwards = opt('maxForwards', parseMaxForwards);
-  const contact = core.contact ? (attempt(() => parseContact(core.contact ?? [])) ?? []) : [];
-  const route = list('route', (vs) => parseNameAddrList(vs, 'bad Route'));
-  const recordRoute = list('recordRoute', (vs) => parseNameAddrList(vs, 'bad Record-Route'));
-  const path = list('path', (vs) => parseNameAddrList(vs, 'bad Path'));
-  const expires = opt('expires', (v) => parseDeltaSeconds(v, 'bad Expires'));
-  const minExpires = opt('minExpires', (v) => parseDeltaSeconds(v, 'bad Min-Expires'));
-  const contentType = opt('contentType', parseContentType);
-  const contentLength = opt('contentLength', parseContentLength);
-  const wwwAuthenticate = list('wwwAuthenticate', (vs) => parseAuth(vs, 'bad WWW-Authenticate'));
-  const proxyAuthenticate = list('proxyAuthenticate', (vs) => parseAuth(vs, 'bad Proxy-Authenticate'));
-  const authorization = list('authorization', (vs) => parseAuth(vs, 'bad Authorization'));
-  const proxyAuthorization = list('proxyAuthorization', (vs) => parseAuth(vs, 'bad Proxy-Authorization'));
-  const require = list('require', (vs) => parseOptionTags(vs, 'bad Require'));
-  const supported = list('supported', (vs) => parseOptionTags(vs, 'bad Supported'));
-  const proxyRequire = list('proxyRequire', (vs) => parseOptionTags(vs, 'bad Proxy-Require'));
+  const maxForwards = ctx.opt('maxForwards', parseMaxForwards, '');
+  const contact = core.contact ? (ctx.attempt(parseContact, core.contact) ?? []) : [];
+  const route = ctx.list('route', parseNameAddrList, 'bad Route');
+  const recordRoute = ctx.list('recordRoute', parseNameAddrList, 'bad Record-Route');
+  const path = ctx.list('path', parseNameAddrList, 'bad Path');
+  const expires = ctx.opt('expires', parseDeltaSeconds, 'bad Expires');
+  const minExpires = ctx.opt('minExpires', parseDeltaSeconds, 'bad Min-Expires');
+  const contentType = ctx.opt('contentType', parseContentType, '');
+  const contentLength = ctx.opt('contentLength', parseContentLength, '');
+  const wwwAuthenticate = ctx.list('wwwAuthenticate', parseAuth, 'bad WWW-Authenticate');
+  const proxyAuthenticate = ctx.list('proxyAuthenticate', parseAuth, 'bad Proxy-Authenticate');
+  const authorization = ctx.list('authorization', parseAuth, 'bad Authorization');
+  const proxyAuthorization = ctx.list('proxyAuthorization', parseAuth, 'bad Proxy-Authorization');
+  const require = ctx.list('require', parseOptionTags, 'bad Require');
+  const supported = ctx.list('supported', parseOptionTags, 'bad Supported');
+  const proxyRequire = ctx.list('proxyRequire', parseOptionTags, 'bad Proxy-Require');
 
   for (const h of raw) {
     // Date must be an RFC 1123 date in GMT (§20.17; RFC 4475 §3.1.2.12).
-    if (h.name.length === 4 && h.name.toLowerCase() === 'date' && !isSipDate(h.value)) fail(new SipParseError('bad Date'));
+    if (h.name.length === 4 && h.name.toLowerCase() === 'date' && !isSipDate(h.value)) ctx.fail(new SipParseError('bad Date'));
   }
   // The CSeq method must match the request method (§8.2; RFC 4475 §3.1.2.17–18).
-  if (sl.request && cseq && cseq.method !== sl.request.method) fail(new SipParseError('CSeq method does not match'));
+  if (sl.request && cseq && cseq.method !== sl.request.method) ctx.fail(new SipParseError('CSeq method does not match'));
 
   // Body (§18.3, datagram semantics; RFC 4475 §3.1.1.8 dblreq, §3.1.2.2 clerr).
   const available = data.length - bodyStart;
   let bodyLen = available;
   if (contentLength !== undefined) {
-    if (contentLength > available) fail(new SipParseError('Content-Length larger than body'));
+    if (contentLength > available) ctx.fail(new SipParseError('Content-Length larger than body'));
     else bodyLen = contentLength;
   }
   const body = Buffer.from(data.subarray(bodyStart, bodyStart + bodyLen));
 
+  const fault = ctx.fault;
   if (fault || !via || !from || !to || callId === undefined || !cseq || !(sl.request || sl.response)) {
     const error = fault ?? new SipParseError('unparseable message');
     if (!isRequest || !via || !from || !to || callId === undefined || !cseq) return { ok: false, error, isRequest };
@@ -272,16 +308,18 @@ function parseSections(data: Buffer, head: string, bodyStart: number, lim: Parse
     return { ok: false, error, isRequest, response };
   }
 
-  const common = {
-    via, from, to, callId, cseq, contact, route, recordRoute, path, wwwAuthenticate, proxyAuthenticate,
-    authorization, proxyAuthorization, require, supported, proxyRequire, headers: raw, body,
-  };
   let msg: SipMessage;
   if (sl.request) {
-    msg = { kind: 'request', method: sl.request.method, uri: sl.request.uri, ...common } satisfies SipRequest;
+    msg = {
+      kind: 'request', method: sl.request.method, uri: sl.request.uri, via, from, to, callId, cseq, contact, route, recordRoute,
+      path, wwwAuthenticate, proxyAuthenticate, authorization, proxyAuthorization, require, supported, proxyRequire, headers: raw, body,
+    } satisfies SipRequest;
   } else {
     const r = sl.response as { status: number; reason: string };
-    msg = { kind: 'response', status: r.status, reason: r.reason, ...common } satisfies SipResponse;
+    msg = {
+      kind: 'response', status: r.status, reason: r.reason, via, from, to, callId, cseq, contact, route, recordRoute,
+      path, wwwAuthenticate, proxyAuthenticate, authorization, proxyAuthorization, require, supported, proxyRequire, headers: raw, body,
+    } satisfies SipResponse;
   }
   if (maxForwards !== undefined) msg.maxForwards = maxForwards;
   if (expires !== undefined) msg.expires = expires;
