@@ -17,6 +17,7 @@ export type RegistrarErrorCode =
   | 'REG_STAR_WITH_OTHERS'
   | 'REG_INTERVAL_TOO_BRIEF'
   | 'REG_FIRST_HOP_LACKS_OUTBOUND'
+  | 'REG_TOO_MANY_BINDINGS'
   | 'REG_OUT_OF_ORDER'
   | 'REG_STORE_FAILED';
 
@@ -40,6 +41,8 @@ export const REGISTRAR_FAULTS: Readonly<Record<RegistrarErrorCode, { status: num
   REG_INTERVAL_TOO_BRIEF: { status: 423, reason: 'Interval Too Brief' },
   // RFC 5626 §6 / §11.6.
   REG_FIRST_HOP_LACKS_OUTBOUND: { status: 439, reason: 'First Hop Lacks Outbound Support' },
+  // Local policy (a flood of contacts from one account); final, the phone must not retry.
+  REG_TOO_MANY_BINDINGS: { status: 403, reason: 'Too Many Bindings' },
   // §10.3 step 7: "the update MUST be aborted and the request fails" — a server error.
   REG_OUT_OF_ORDER: { status: 500, reason: 'Server Internal Error' },
   // §10.3 step 7: a failed commit is a 500 and tentative updates are undone.

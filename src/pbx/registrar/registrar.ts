@@ -48,6 +48,8 @@ export interface RegistrarOptions {
   extensions: (user: string) => boolean;
   /** WWW-Authenticate values for a 401 (stale=true when the nonce expired). */
   challenge: (stale: boolean) => AuthValue[];
+  /** Most bindings one AOR may hold after a REGISTER (default: unlimited); more → 403. */
+  maxBindingsPerAor?: number;
   /** Called after a committed change with the AOR's current bindings. */
   onChange?: (aor: string, bindings: Binding[]) => void;
   /** Unexpected failures (store errors, bugs) that were answered with a 500. */
@@ -246,6 +248,10 @@ export class Registrar {
       work = work.filter((x) => x.contact !== b.contact);
       work.push(b);
       fresh.add(b);
+    }
+    const max = this.opts.maxBindingsPerAor;
+    if (max !== undefined && work.length > max && work.length > original.length) {
+      throw new RegistrarError('REG_TOO_MANY_BINDINGS');
     }
     this.commit(aor, original, work, now);
     return this.ok(req, aor, now, outbound);

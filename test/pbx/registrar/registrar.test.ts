@@ -236,6 +236,16 @@ describe('Registrar bindings (RFC 3261 §10.3)', () => {
     assert.deepEqual(inner.bindings(aor, clock.now()).map((b) => [b.contact, b.cseq]), [['sip:100@127.0.0.1:5062', 1]]);
   });
 
+  it('MUST refuse with 403 a REGISTER that would exceed maxBindingsPerAor, but still allow refreshes', () => {
+    const { registrar, store, aor, clock } = setup({ maxBindingsPerAor: 2 });
+    assert.equal(registrar.handle(register({ auth: AUTH100, contacts: ['<sip:100@127.0.0.1:5062>', '<sip:100@127.0.0.1:5064>'] }), FLOW).status, 200);
+    const res = registrar.handle(register({ auth: AUTH100, cseq: 2, contacts: ['<sip:100@127.0.0.1:5066>'] }), FLOW);
+    assert.equal(res.status, 403);
+    assert.equal(res.reason, 'Too Many Bindings');
+    assert.equal(registrar.handle(register({ auth: AUTH100, cseq: 3, contacts: ['<sip:100@127.0.0.1:5064>'] }), FLOW).status, 200);
+    assert.equal(store.bindings(aor, clock.now()).length, 2);
+  });
+
   it('MUST report committed changes through onChange', () => {
     const changes: [string, number][] = [];
     const { registrar } = setup({ onChange: (a, bs) => changes.push([a, bs.length]) });
