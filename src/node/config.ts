@@ -124,7 +124,14 @@ export function parseConfig(text: string, sourceName: string, options: ParseOpti
     return { file: sourceName, line: pos?.line, col: pos?.col, path: formatPath(path), message };
   };
 
-  const parsed = configSchema.safeParse(doc.toJS() ?? {}, { error: issueMessage });
+  let data: unknown;
+  try {
+    // Throws on an unresolved alias or an alias bomb (maxAliasCount): still a config error.
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw new ConfigError([{ file: sourceName, path: '', message: `YAML: ${err instanceof Error ? err.message : String(err)}` }], { cause: err });
+  }
+  const parsed = configSchema.safeParse(data ?? {}, { error: issueMessage });
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map((iss) => zodIssue(iss, at)));
 
   const raw = parsed.data;
