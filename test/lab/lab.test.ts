@@ -1,0 +1,187 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runLab } from '../../src/lab/lab.ts';
+import { LabNodeStartError } from '../../src/lab/errors.ts';
+import type { LabNodeInfo } from '../../src/lab/node-process.ts';
+import { udpQuery, rdata } from './dns-client.ts';
+import { alive, canBindTcp, canBindUdp, fakeNodeCommand, testSpecs, waitFor } from './fixtures/lab-env.ts';
+
+function tmpDir(): string {
+  return mkdtempSync(join(tmpdir(), 'spacephone-lab-'));
+}
+
+async function post(url: string): Promise<{ status: number; body: { ok: boolean; node?: LabNodeInfo; error?: { code: string; message: string } } }> {
+  const r = await fetch(url, { method: 'POST' });
+  return { status: r.status, body: (await r.json()) as { ok: boolean; node?: LabNodeInfo } };
+}
+
+async function nodesOf(url: string): Promise<Record<string, LabNodeInfo>> {
+  const list = (await (await fetch(`${url}/api/nodes`)).json()) as LabNodeInfo[];
+  return Object.fromEntries(list.map((n) => [n.name, n]));
+}
+
+describe('lab runner with fake nodes', () => {
+  it('MUST start DNS, nodes and dashboard, print "lab ready" once, control nodes, and leave nothing behind', async () => {
+    const dir = tmpDir();
+    const specs = await testSpecs();
+    const lines: string[] = [];
+    const ac = new AbortController();
+    const lab = await runLab({
+      dir, signal: ac.signal, nodes: specs, nodeCommand: fakeNodeCommand(),
+      dns: { address: '127.0.0.1', port: 0 }, dashboard: { address: '127.0.0.1', port: 0 },
+      killTimeoutMs: 1000, output: (l) => lines.push(l),
+    });
+    const pids = new Set<number>();
+    try {
+      assert.equal(lines.filter((l) => l === 'lab ready').length, 1);
+      assert.equal(lines.at(-1), 'lab ready');
+      assert.ok(existsSync(join(dir, 'tls', 'lab-cert.pem')) && existsSync(join(dir, 'tls', 'lab-key.pem')), 'TLS files generated');
+      const url = lab.dashboardUrl;
+
+      let nodes = await nodesOf(url);
+      assert.deepEqual(Object.values(nodes).map((n) => [n.name, n.state]), [['nl', 'up'], ['de', 'up'], ['space', 'up']]);
+      for (const n of Object.values(nodes)) { assert.ok(alive(n.pid), `${n.name} pid alive`); pids.add(n.pid ?? -1); }
+
+      // The lab DNS server answers for the contract zone.
+      assert.ok(lab.dns);
+      const a = await udpQuery(lab.dns.address, lab.dns.port, 'de.lab.spacephone.test', 'A');
+      assert.equal(rdata(a.answers?.[0]), '127.0.0.12');
+
+      // Dashboard shows each node's registrations (fetched from the node's admin API).
+      const ov = (await (await fetch(`${url}/api/overview`)).json()) as { nodes: Array<{ name: string; registrations: unknown[] }> };
+      assert.deepEqual(ov.nodes.map((n) => [n.name, n.registrations.length]), [['nl', 1], ['de', 1], ['space', 1]]);
+      const html = await (await fetch(`${url}/`)).text();
+      assert.match(html, /<title>spacephone lab<\/title>/);
+      assert.match(html, /2001@lab\.spacephone\.test/);
+      assert.match(html, /&#60;fake nl&#62;/, 'node data is HTML-escaped');
+
+      // stop / start / restart through the control API
+      const dePid = nodes.de.pid;
+      let r = await post(`${url}/api/nodes/de/stop`);
+      assert.equal(r.status, 200);
+      assert.equal(r.body.node?.state, 'down');
+      assert.equal(alive(dePid), false, 'stopped node process is gone');
+      assert.equal((await nodesOf(url)).de.state, 'down');
+      r = await post(`${url}/api/nodes/de/stop`);
+      assert.equal(r.status, 200, 'stop is idempotent');
+      r = await post(`${url}/api/nodes/de/start`);
+      assert.equal(r.status, 200);
+      assert.equal(r.body.node?.state, 'up');
+      assert.ok(alive(r.body.node?.pid) && r.body.node?.pid !== dePid);
+      pids.add(r.body.node?.pid ?? -1);
+
+      const nlPid = nodes.nl.pid;
+      r = await post(`${url}/api/nodes/nl/restart`);
+      assert.equal(r.body.node?.state, 'up');
+      assert.notEqual(r.body.node?.pid, nlPid);
+      assert.equal(alive(nlPid), false);
+      pids.add(r.body.node?.pid ?? -1);
+
+      // A node killed from outside shows as failed, and can be started again.
+      const spacePid = nodes.space.pid ?? -1;
+      process.kill(spacePid, 'SIGKILL');
+      assert.ok(await waitFor(() => lab.node('space').state === 'failed', 3000), 'crash detected');
+      r = await post(`${url}/api/nodes/space/start`);
+      assert.equal(r.body.node?.state, 'up');
+      pids.add(r.body.node?.pid ?? -1);
+
+      assert.equal((await post(`${url}/api/nodes/mars/stop`)).status, 404);
+      assert.equal((await post(`${url}/api/nodes/nl/explode`)).status, 404);
+      nodes = await nodesOf(url);
+      assert.deepEqual(Object.values(nodes).map((n) => n.state), ['up', 'up', 'up']);
+    } finally {
+      ac.abort();
+      await lab.stopped;
+    }
+    for (const pid of pids) assert.equal(alive(pid), false, `pid ${pid} gone after shutdown`);
+    assert.deepEqual(lab.nodes.map((n) => n.state), ['down', 'down', 'down']);
+    const dashPort = Number(new URL(lab.dashboardUrl).port);
+    assert.ok(await canBindTcp(dashPort), 'dashboard port free');
+    assert.ok(lab.dns && await canBindTcp(lab.dns.port) && await canBindUdp(lab.dns.port), 'DNS ports free');
+    for (const s of specs) assert.ok(await canBindTcp(s.admin.port), `${s.name} admin port free`);
+    await lab.stop(); // idempotent
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('MUST fail start-up naming the node and its output tail, and stop the other nodes', async () => {
+    const dir = tmpDir();
+    const specs = await testSpecs();
+    const err = await runLab({
+      dir, tls: false, nodes: specs, nodeCommand: fakeNodeCommand({ de: ['--fail'] }),
+      dns: false, dashboard: { address: '127.0.0.1', port: 0 }, output: () => {},
+    }).then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof LabNodeStartError, String(err));
+    assert.equal(err.code, 'LAB_NODE_START');
+    assert.equal(err.node, 'de');
+    assert.match(err.message, /node de exited during start \(code 3\)/);
+    assert.ok(err.outputTail.some((l) => l.includes('EADDRNOTAVAIL')), err.outputTail.join('\n'));
+    for (const s of specs) assert.ok(await canBindTcp(s.admin.port), `${s.name} admin port free (process gone)`);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('MUST give up on a node whose health endpoint never answers, within the start timeout', async () => {
+    const dir = tmpDir();
+    const [nl] = await testSpecs(['nl']);
+    const t0 = Date.now();
+    const err = await runLab({
+      dir, tls: false, nodes: [nl], nodeCommand: fakeNodeCommand({ nl: ['--hang'] }), startTimeoutMs: 1500, killTimeoutMs: 500,
+      dns: false, dashboard: { address: '127.0.0.1', port: 0 }, output: () => {},
+    }).then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof LabNodeStartError, String(err));
+    assert.match(err.message, /node nl did not answer http:\/\/127\.0\.0\.1:\d+\/api\/health within 1500 ms/);
+    assert.ok(Date.now() - t0 < 6000);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('MUST SIGKILL a node that ignores SIGTERM after the grace period', async () => {
+    const dir = tmpDir();
+    const [nl] = await testSpecs(['nl']);
+    const lab = await runLab({
+      dir, tls: false, nodes: [nl], nodeCommand: fakeNodeCommand({ nl: ['--stubborn'] }), killTimeoutMs: 400,
+      dns: false, dashboard: { address: '127.0.0.1', port: 0 }, output: () => {},
+    });
+    const pid = lab.node('nl').pid;
+    assert.ok(alive(pid));
+    const t0 = Date.now();
+    await lab.stop();
+    assert.ok(Date.now() - t0 >= 400, 'waited the grace period');
+    assert.equal(alive(pid), false);
+    assert.equal(lab.node('nl').info().lastExit?.signal, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('lab runner process lifetime', () => {
+  it('MUST leave no node running when the lab process itself is killed (SIGKILL)', async () => {
+    const { spawn } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const dir = tmpDir();
+    const specs = await testSpecs();
+    const script = fileURLToPath(new URL('./fixtures/run-lab.ts', import.meta.url));
+    const labProc = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(specs), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const pids = await new Promise<number[]>((resolve, reject) => {
+      let buf = '';
+      const t = setTimeout(() => reject(new Error(`lab did not report pids: ${buf}`)), 20_000);
+      labProc.stdout.on('data', (d: Buffer) => {
+        buf += d.toString();
+        const m = /PIDS (\[.*\])/.exec(buf);
+        if (m?.[1]) { clearTimeout(t); resolve(JSON.parse(m[1]) as number[]); }
+      });
+    });
+    try {
+      assert.equal(pids.length, 3);
+      for (const pid of pids) assert.ok(alive(pid));
+      labProc.kill('SIGKILL');
+      // The nodes see EOF on stdin (SPACEPHONE_EXIT_WITH_PARENT) and exit by themselves.
+      assert.ok(await waitFor(() => pids.every((p) => !alive(p)), 5000), 'every node exited after the lab died');
+      for (const s of specs) assert.ok(await canBindTcp(s.admin.port));
+    } finally {
+      labProc.kill('SIGKILL');
+      for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
