@@ -220,10 +220,8 @@ export class InviteServerTransaction implements ServerTransaction {
   }
 
   private sendTrying(): void {
-    const trying = responseTo(this.request, 100, 'Trying');
-    // §8.2.6.1: a 100 Trying echoes Timestamp.
-    trying.headers = this.request.headers.filter((h) => h.name.toLowerCase() === 'timestamp');
-    this.last = trying;
+    // §8.2.6.1: a 100 Trying echoes Timestamp (createResponse copies it).
+    this.last = responseTo(this.request, 100, 'Trying');
     this.sendLast();
   }
 

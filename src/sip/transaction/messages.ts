@@ -4,6 +4,7 @@
  * Kept local so the layer depends only on the message model (types.ts).
  */
 import { randomBytes } from 'node:crypto';
+import { createResponse } from '../message/build.ts';
 import { isSipUri, type CSeq, type NameAddr, type SipRequest, type SipResponse, type Uri, type Via } from '../message/types.ts';
 
 /** RFC 3261 §8.1.1.7 magic cookie. */
@@ -108,21 +109,11 @@ export function isSynthetic(res: SipResponse): boolean {
 }
 
 /**
- * A response to `req` copying Via, From, To, Call-ID and CSeq (§8.2.6.2). The
- * caller adds a To tag where one is needed.
+ * A response to `req` copying Via, From, To, Call-ID and CSeq (§8.2.6.2; Timestamp
+ * for a 100). The caller adds a To tag where one is needed.
  */
-export function responseTo(req: SipRequest, status: number, reason: string): SipResponse {
-  return {
-    ...emptyLists(),
-    kind: 'response',
-    status,
-    reason,
-    via: req.via.map(cloneVia),
-    from: cloneNameAddr(req.from),
-    to: cloneNameAddr(req.to),
-    callId: req.callId,
-    cseq: { ...req.cseq },
-  };
+export function responseTo(req: SipRequest, status: number, reason?: string): SipResponse {
+  return createResponse(req, status, reason);
 }
 
 /** A response that never crossed the network: timeout (408) or transport failure (503). */

@@ -43,6 +43,16 @@ describe('INVITE server transaction (RFC 3261 §17.2.1, RFC 6026)', () => {
     layer.close();
   });
 
+  it('MUST echo Timestamp in its own 100 Trying (§8.2.6.1)', () => {
+    const { clock, transport, layer } = withServer();
+    const inv = inboundRequest('INVITE');
+    inv.headers.push({ name: 'Timestamp', value: '54.12' });
+    transport.injectRequest(inv);
+    clock.advance(200);
+    assert.deepEqual(transport.sentResponses[0].res.headers, [{ name: 'Timestamp', value: '54.12' }]);
+    layer.close();
+  });
+
   it('MUST NOT send its own 100 Trying when the TU answered first', () => {
     const { clock, transport, layer, txs } = withServer();
     transport.injectRequest(inboundRequest('INVITE'));
