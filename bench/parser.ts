@@ -17,7 +17,7 @@ const TYPICAL = [
 ].map((s) => Buffer.from(s));
 
 function corpus(): Buffer[] {
-  const out = [...TYPICAL];
+  const out: Buffer[] = [...TYPICAL];
   const add = (buf: Buffer): void => {
     if (parseMessage(buf).ok) out.push(buf);
   };
