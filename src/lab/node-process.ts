@@ -94,6 +94,7 @@ export class NodeProcess {
   private upSince: number | undefined;
   private lastExit: { code: number | null; signal: string | null } | undefined;
   private lastError: string | undefined;
+  private cancelled = false;
 
   constructor(opts: NodeProcessOptions) {
     this.opts = opts;
@@ -147,8 +148,9 @@ export class NodeProcess {
     });
   }
 
-  /** Closes the log file; call after the final stop(). */
+  /** Final stop: cancels a start in progress, stops, closes the log file. Idempotent. */
   async dispose(): Promise<void> {
+    this.cancelled = true;
     await this.stop();
     const log = this.log;
     this.log = undefined;
@@ -183,6 +185,7 @@ export class NodeProcess {
       this.lastError = `${this.adminUrl} already answers as node ${this.name}: is another lab or node running?`;
       throw new LabNodeStartError(this.name, this.lastError, []);
     }
+    this.cancelled = false;
     this.transition('starting');
     this.tail.length = 0;
     if (this.opts.logFile && !this.log) this.log = createWriteStream(this.opts.logFile, { flags: 'a' });
@@ -227,6 +230,10 @@ export class NodeProcess {
         return this.failStart(`node ${this.name} ${why}`);
       }
       if (await this.healthy(1000)) break;
+      if (this.cancelled) {
+        await this.kill(child);
+        return this.failStart(`node ${this.name}: start cancelled (lab stopping)`);
+      }
       if (Date.now() >= deadline) {
         await this.kill(child);
         return this.failStart(`node ${this.name} did not answer ${this.adminUrl}/api/health within ${timeoutMs} ms`);

@@ -136,6 +136,28 @@ describe('lab runner with fake nodes', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('MUST stop promptly when aborted during start-up (Ctrl-C while nodes are starting)', async () => {
+    const dir = tmpDir();
+    const specs = await testSpecs(['nl', 'de']);
+    const ac = new AbortController();
+    const started: number[] = [];
+    const pending = runLab({
+      dir, tls: false, nodes: specs, nodeCommand: fakeNodeCommand({ nl: ['--hang'], de: ['--hang'] }), startTimeoutMs: 60_000,
+      dns: false, dashboard: { address: '127.0.0.1', port: 0 }, signal: ac.signal,
+      output: (l) => { if (l.endsWith(' starting')) started.push(Date.now()); },
+    }).then(() => undefined, (e: unknown) => e);
+    assert.ok(await waitFor(() => started.length === 2, 5000));
+    await new Promise((r) => setTimeout(r, 500));
+    const t0 = Date.now();
+    ac.abort();
+    const err = await pending;
+    assert.ok(err instanceof Error, 'runLab rejects when aborted');
+    assert.ok(Date.now() - t0 < 5000, `stopped in ${Date.now() - t0} ms`);
+    // The hanging nodes held their admin ports: free ports prove the processes are gone.
+    for (const s of specs) assert.ok(await canBindTcp(s.admin.port), `${s.name} admin port free`);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('MUST SIGKILL a node that ignores SIGTERM after the grace period', async () => {
     const dir = tmpDir();
     const [nl] = await testSpecs(['nl']);
