@@ -10,4 +10,5 @@ export type {
   ServerTransaction,
   ServerTransactionState,
   ServerTransactionUser,
+  TransactionStateEvent,
 } from './types.ts';

@@ -106,6 +106,7 @@ export class InviteServerTransaction implements ServerTransaction {
     const from = this.current;
     if (!EDGES[from].includes(to)) throw new IllegalTransitionError('invite-server', from, to);
     this.current = to;
+    if (from !== to) this.env.observe({ kind: this.kind, id: this.id, method: this.request.method, from, to });
     const t = this.env.timers;
     if (from === to) {
       // Timer G fired: retransmit the final response, G = min(2G, T2) (§17.2.1).

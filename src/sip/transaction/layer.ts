@@ -22,7 +22,14 @@ import { NonInviteClientTransaction } from './non-invite-client.ts';
 import { NonInviteServerTransaction } from './non-invite-server.ts';
 import { safeSend } from './timer-set.ts';
 import { timerValues, type TimerBase } from './timers.ts';
-import type { ClientTransaction, ClientTransactionUser, ServerTransaction, ServerTransactionUser, TransactionEnv } from './types.ts';
+import type {
+  ClientTransaction,
+  ClientTransactionUser,
+  ServerTransaction,
+  ServerTransactionUser,
+  TransactionEnv,
+  TransactionStateEvent,
+} from './types.ts';
 
 export interface TransactionLayerOptions {
   clock: Clock;
@@ -50,6 +57,8 @@ export class TransactionLayer {
   serverUser: ServerTransactionUser = {};
   /** Diagnostics: exceptions from TU callbacks and failures no one else hears of. */
   onError: ((err: unknown) => void) | undefined;
+  /** Diagnostics: every transaction state change (logs, metrics, dashboard). */
+  onStateChange: ((ev: TransactionStateEvent) => void) | undefined;
 
   private readonly clients = new Map<string, ClientTx>();
   private readonly servers = new Map<string, ServerTx>();
@@ -251,6 +260,13 @@ export class TransactionLayer {
       timers: timerValues(this.base, reliable),
       reliable,
       report: (err) => this.report(err),
+      observe: (ev) => {
+        try {
+          this.onStateChange?.(ev);
+        } catch (err) {
+          this.report(err);
+        }
+      },
     };
   }
 

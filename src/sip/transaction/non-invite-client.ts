@@ -93,6 +93,7 @@ export class NonInviteClientTransaction implements ClientTransaction {
     const from = this.current;
     if (!EDGES[from].includes(to)) throw new IllegalTransitionError('non-invite-client', from, to);
     this.current = to;
+    if (from !== to) this.env.observe({ kind: this.kind, id: this.id, method: this.request.method, from, to });
     const t = this.env.timers;
     if (from === to) {
       // Timer E fired: retransmit; in Trying double up to T2, in Proceeding use T2 (§17.1.2.2).

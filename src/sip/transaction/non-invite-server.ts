@@ -93,6 +93,7 @@ export class NonInviteServerTransaction implements ServerTransaction {
     const from = this.current;
     if (!EDGES[from].includes(to)) throw new IllegalTransitionError('non-invite-server', from, to);
     this.current = to;
+    if (from !== to) this.env.observe({ kind: this.kind, id: this.id, method: this.request.method, from, to });
     switch (to) {
       case 'completed': {
         const j = this.env.timers.J;

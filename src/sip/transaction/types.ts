@@ -15,6 +15,16 @@ export interface TransactionEnv {
   reliable: boolean;
   /** Receives exceptions thrown by TU callbacks and transport failures nobody else hears of. */
   report(err: unknown): void;
+  /** Diagnostics (STYLE.md §11): every state change of every transaction. */
+  observe(ev: TransactionStateEvent): void;
+}
+
+export interface TransactionStateEvent {
+  kind: 'invite-client' | 'non-invite-client' | 'invite-server' | 'non-invite-server';
+  id: string;
+  method: string;
+  from: string;
+  to: string;
 }
 
 export type ClientTransactionState = 'idle' | 'calling' | 'trying' | 'proceeding' | 'completed' | 'accepted' | 'terminated';

@@ -214,6 +214,20 @@ describe('transaction layer matching and dispatch (RFC 3261 §17.1.3, §17.2.3, 
     layer.close();
   });
 
+  it('MUST report every transaction state change to onStateChange', () => {
+    const { transport, layer } = setup();
+    const seen: string[] = [];
+    layer.onStateChange = (ev) => seen.push(`${ev.kind} ${ev.method} ${ev.from}->${ev.to}`);
+    const tx = layer.request(outboundRequest('INVITE'), { ...PEER, transport: 'tcp' }, recorder());
+    transport.injectResponse(responseTo(tx.request, 486));
+    assert.deepEqual(seen, [
+      'invite-client INVITE idle->calling',
+      'invite-client INVITE calling->completed',
+      'invite-client INVITE completed->terminated',
+    ]);
+    layer.close();
+  });
+
   it('MUST stop listening and leave no timer behind on close()', () => {
     const { transport, layer, clock } = withServer();
     layer.request(outboundRequest('INVITE'), PEER, recorder());
