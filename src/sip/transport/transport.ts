@@ -447,11 +447,8 @@ export class SipTransport implements TransportLayer {
     try {
       this.trace('in', ctx.source, ctx.local, data);
       if (ctx.source.transport === 'udp' && isOnlyLineEnds(data)) return; // CRLF keep-alive datagram
-      if (data.length > this.maxMessageSize) {
-        this.fault(new TransportError('bad-message', `message of ${data.length} bytes exceeds maxMessageSize`), faultInfo(ctx));
-        return;
-      }
-      const parsed = parseMessage(data);
+      // The parser enforces maxMessageSize too (answering 413 where it can, §21.4.14).
+      const parsed = parseMessage(data, { maxMessageSize: this.maxMessageSize });
       if (!parsed.ok) {
         this.fault(new TransportError('bad-message', `unparseable message: ${parsed.error.fault}`, { cause: parsed.error }), faultInfo(ctx));
         const res = parsed.isRequest ? parsed.response : undefined;

@@ -224,6 +224,31 @@ describe('TCP framing and keep-alive (RFC 3261 §18.3, RFC 5626 §4.4.1)', () =>
     }
   });
 
+  it('MUST time out a connection that never completes its TLS handshake (injected clock)', async () => {
+    const clock = new FakeClock();
+    const t = await started({ clock, connectTimeoutMs: 5000, listen: [{ transport: 'udp', address: '127.0.0.1', port: 0 }] });
+    const mute = createServer((sock) => sock.on('error', () => undefined)); // accepts TCP, never speaks TLS
+    await new Promise<void>((r) => mute.listen(0, '127.0.0.1', () => r()));
+    const port = (mute.address() as { port: number }).port;
+    const accepted = next<void>((cb) => mute.once('connection', () => cb()), 3000, 'tcp accept');
+    try {
+      const sending = t.sendRequest(options('127.0.0.1', port), { transport: 'tls', address: '127.0.0.1', port });
+      const outcome = sending.then(
+        () => 'sent',
+        (e: unknown) => (e instanceof TransportError ? e.reason : 'other'),
+      );
+      await accepted;
+      clock.advance(4999);
+      assert.equal(t.connectionIds().length, 1, 'still connecting before the timeout');
+      clock.advance(1);
+      assert.equal(await outcome, 'connect-timeout');
+      assert.equal(t.connectionIds().length, 0);
+    } finally {
+      await t.close();
+      await new Promise<void>((r) => mute.close(() => r()));
+    }
+  });
+
   it('MUST survive random bytes on a stream and keep accepting connections', async () => {
     const { t, port } = await server({ maxMessageSize: 4096 });
     try {

@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createResponse } from '../../../src/sip/message/build.ts';
 import { TransportError } from '../../../src/sip/transport/errors.ts';
+import type { TraceEvent } from '../../../src/sip/transport/types.ts';
 import { nextDatagram, nextRequest, nextResponse, options, rawRequest, started, startedSamePort, udpPeer, viaOf } from './helpers.ts';
 
 for (const address of ['127.0.0.1', '::1']) {
@@ -231,6 +232,74 @@ describe('UDP transport robustness', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  it('MUST answer from the listener the request arrived on when several share a family (RFC 3581 §4)', async () => {
+    const t = await started({ listen: [{ transport: 'udp', address: '127.0.0.1', port: 0 }, { transport: 'udp', address: '127.0.0.1', port: 0 }] });
+    const phone = await udpPeer();
+    try {
+      const second = t.listening()[1];
+      assert.notEqual(second.port, t.listening()[0].port);
+      const gotReq = nextRequest(t);
+      phone.send(rawRequest('SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKsecond;rport'), second.port, '127.0.0.1');
+      const inbound = await gotReq;
+      assert.deepEqual(inbound.local, second);
+      const answered = nextDatagram(phone);
+      await t.sendResponse(createResponse(inbound.msg, 200), inbound);
+      assert.equal((await answered).port, second.port);
+    } finally {
+      phone.close();
+      await t.close();
+    }
+  });
+
+  it('MUST emit a trace event for every message in and out (STYLE §11)', async () => {
+    const t = await started({ listen: [{ transport: 'udp', address: '127.0.0.1', port: 0 }] });
+    const phone = await udpPeer();
+    const traces: TraceEvent[] = [];
+    t.on('trace', (e) => traces.push(e));
+    try {
+      const gotReq = nextRequest(t);
+      const bytes = rawRequest('SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKtrace;rport');
+      phone.send(bytes, t.localEndpoint('udp')!.port, '127.0.0.1');
+      const inbound = await gotReq;
+      const answered = nextDatagram(phone);
+      await t.sendResponse(createResponse(inbound.msg, 200), inbound);
+      const d = await answered;
+      assert.equal(traces.length, 2);
+      assert.equal(traces[0].direction, 'in');
+      assert.equal(traces[0].data.toString('latin1'), bytes);
+      assert.equal(traces[0].remote.port, phone.port);
+      assert.equal(traces[1].direction, 'out');
+      assert.equal(traces[1].data.toString('latin1'), d.data);
+      assert.deepEqual(traces[1].local, t.localEndpoint('udp'));
+    } finally {
+      phone.close();
+      await t.close();
+    }
+  });
+
+  it('MUST send a CRLF keep-alive datagram and ignore CRLF-only datagrams', async () => {
+    const t = await started({ listen: [{ transport: 'udp', address: '127.0.0.1', port: 0 }] });
+    const phone = await udpPeer();
+    const faults: TransportError[] = [];
+    t.on('fault', (e) => faults.push(e));
+    try {
+      const port = t.localEndpoint('udp')!.port;
+      const gotReq = nextRequest(t);
+      phone.send('\r\n\r\n', port, '127.0.0.1');
+      phone.send(rawRequest('SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKka;rport'), port, '127.0.0.1');
+      const inbound = await gotReq;
+      assert.deepEqual(faults, [], 'a CRLF keep-alive is not a bad message');
+      const ka = nextDatagram(phone);
+      await t.sendKeepAlive(inbound);
+      const d = await ka;
+      assert.equal(d.data, '\r\n');
+      assert.equal(d.port, port);
+    } finally {
+      phone.close();
+      await t.close();
     }
   });
 
