@@ -39,6 +39,8 @@ const EDGES: Record<ConnectionState, ConnectionState[]> = {
 
 const PING = Buffer.from('\r\n\r\n');
 const PONG = Buffer.from('\r\n');
+/** Bytes queued on a socket beyond which the peer is considered stuck. */
+const MAX_PENDING_WRITE = 1024 * 1024;
 
 export interface ConnectionHandler {
   /** A framed message, a pong, or a framing error (after which the connection closes itself). */
@@ -105,6 +107,12 @@ export class StreamConnection {
 
   write(data: Buffer): Promise<void> {
     if (this.state !== 'open') return Promise.reject(new TransportError('connection-closed', `connection ${this.id} is ${this.state}`));
+    // A peer that stops reading must not make us buffer without bound.
+    if (this.socket.writableLength > MAX_PENDING_WRITE) {
+      const err = new TransportError('send-failed', `connection ${this.id}: peer not reading (${this.socket.writableLength} bytes queued)`);
+      this.close(err);
+      return Promise.reject(err);
+    }
     this.lastActivity = this.opts.clock.now();
     return new Promise((resolve, reject) => {
       this.socket.write(data, (err) => {

@@ -32,7 +32,7 @@ import {
   viaTransportToken,
 } from './address.ts';
 import { TransportError } from './errors.ts';
-import type { Frame } from './framer.ts';
+import type { Frame, FrameFault } from './framer.ts';
 import { StreamConnection, type ConnectionHandler } from './stream.ts';
 import type { InboundContext, TransportEvents, TransportLayer } from './types.ts';
 import { UdpListener } from './udp.ts';
@@ -100,6 +100,11 @@ interface StreamListener {
 }
 
 const WILDCARDS = new Set(['0.0.0.0', '::']);
+const UNFRAMEABLE: Record<FrameFault, [number, string]> = {
+  'missing-content-length': [400, 'Missing Content-Length'],
+  'bad-content-length': [400, 'Bad Content-Length'],
+  'too-large': [413, 'Request Entity Too Large'],
+};
 const CRLF = Buffer.from('\r\n');
 
 export class SipTransport implements TransportLayer {
@@ -225,7 +230,7 @@ export class SipTransport implements TransportLayer {
 
     if (transport !== 'udp') {
       // §18.2.2: over the connection the request came in on, if it is still open …
-      const conn = to.connectionId ? this.connections.get(to.connectionId) : undefined;
+      const conn = (to.connectionId ? this.connections.get(to.connectionId) : undefined) ?? this.byRemote.get(endpointKey(to.source));
       if (conn && conn.state === 'open') {
         await conn.write(data);
         this.trace('out', conn.remote, conn.local, data);
@@ -410,18 +415,26 @@ export class SipTransport implements TransportLayer {
       this.emit('pong', ctx);
     } else if (frame.kind === 'error') {
       this.fault(new TransportError('bad-message', `stream framing: ${frame.fault}`), { remote: ctx.source, local: ctx.local, connectionId: conn.id });
-      // §18.3: a stream message without a usable Content-Length gets a 400, then the
-      // connection closes (the framer has lost sync). Too-large just closes.
-      if (frame.head && frame.fault !== 'too-large') this.answerUnframeable(conn, frame.head, frame.fault);
+      // §18.3: a stream message without a usable Content-Length gets a 400 (too large:
+      // 413, §21.4.14) when its headers are readable; then the connection closes, as the
+      // framer has lost sync.
+      if (frame.head) this.answerUnframeable(conn, frame.head, frame.fault);
     }
   }
 
-  private answerUnframeable(conn: StreamConnection, head: Buffer, fault: string): void {
+  private answerUnframeable(conn: StreamConnection, head: Buffer, fault: FrameFault): void {
+    const [status, reason] = UNFRAMEABLE[fault];
+    // The header block alone: with datagram semantics a missing Content-Length parses,
+    // a too-large one yields the parser's own stateless response, which we re-status.
     const parsed = parseMessage(head);
     let res: SipResponse | undefined;
-    const reason = fault === 'missing-content-length' ? 'Missing Content-Length' : 'Bad Content-Length';
-    if (parsed.ok && parsed.msg.kind === 'request' && parsed.msg.method !== 'ACK') res = createResponse(parsed.msg, 400, reason);
-    else if (!parsed.ok && parsed.response) res = parsed.response;
+    if (parsed.ok) {
+      if (parsed.msg.kind === 'request' && parsed.msg.method !== 'ACK') res = createResponse(parsed.msg, status, reason);
+    } else if (parsed.isRequest && parsed.response) {
+      res = parsed.response;
+      res.status = status;
+      res.reason = reason;
+    }
     if (!res) return;
     const data = serializeMessage(res);
     conn.write(data).catch(() => undefined);

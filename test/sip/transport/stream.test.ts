@@ -139,13 +139,14 @@ describe('TCP framing and keep-alive (RFC 3261 §18.3, RFC 5626 §4.4.1)', () =>
     }
   });
 
-  it('MUST close the connection when a message exceeds maxMessageSize', async () => {
+  it('MUST answer 413 and close the connection when a message exceeds maxMessageSize', async () => {
     const { t, requests, port } = await server({ maxMessageSize: 1000 });
     const s = await tcpPeer(port);
     const rx = collect(s);
     try {
       s.write(rawRequest('SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKbig', { body: 'x'.repeat(2000) }));
       await rx.closed;
+      assert.match(rx.text(), /^SIP\/2\.0 413 /, 'readable headers get a 413 (§21.4.14) before the close');
       assert.equal(requests.length, 0);
       const s2 = await tcpPeer(port);
       const rx2 = collect(s2);
