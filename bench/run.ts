@@ -1,0 +1,43 @@
+/**
+ * `npm run bench`: runs every benchmark and writes bench/reports/latest.md (and
+ * .json). Each section compares against a reference measured on the same machine
+ * in the same run. Benchmarks talk to loopback only.
+ * Usage: npm run bench [-- core parser pbx]   (default: all)
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { benchParser } from './parser.ts';
+import { benchCore, type CallRunFigures } from './core.ts';
+
+const sections = process.argv.slice(2);
+const want = (s: string): boolean => sections.length === 0 || sections.includes(s);
+const report: string[] = [];
+const json: Record<string, unknown> = {};
+
+report.push(`# spacephone benchmark report`, '', `- date: ${new Date().toISOString()}`, `- machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}`, '');
+
+function callTable(rows: CallRunFigures[]): string[] {
+  return [
+    '| run | calls | target rate | succeeded | failed | calls/s achieved | elapsed s | our CPU s |',
+    '|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.name} | ${r.calls} | ${r.targetRate} | ${r.succeeded} | ${r.failed} | ${r.callsPerSecond.toFixed(0)} | ${r.elapsedSec.toFixed(1)} | ${r.cpuSec?.toFixed(1) ?? '-'} |`),
+  ];
+}
+
+if (want('parser')) {
+  const p = await benchParser(3000);
+  json.parser = p;
+  report.push('## Parser', '', `- ${p.messagesPerSecond.toFixed(0)} messages/s, ${(p.bytesPerSecond / 2 ** 20).toFixed(1)} MiB/s (RFC 4475/5118 valid vectors + typical INVITE/REGISTER/200, one core)`, '');
+  console.log(`parser: ${p.messagesPerSecond.toFixed(0)} msg/s`);
+}
+if (want('core')) {
+  const rows = await benchCore(5000, 250);
+  json.core = rows;
+  report.push('## SIP core: INVITE–ACK–BYE calls, UDP', '', ...callTable(rows), '');
+  for (const r of rows) console.log(`${r.name}: ${r.succeeded}/${r.calls} ok, ${r.callsPerSecond.toFixed(0)} calls/s`);
+}
+
+mkdirSync('bench/reports', { recursive: true });
+writeFileSync('bench/reports/latest.md', report.join('\n'));
+writeFileSync('bench/reports/latest.json', JSON.stringify(json, null, 2));
+console.log('report: bench/reports/latest.md');
