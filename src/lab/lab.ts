@@ -110,7 +110,11 @@ export async function runLab(opts: RunLabOptions = {}): Promise<LabHandle> {
       nodes.push(new NodeProcess({
         spec, command: nodeCommand(spec, ctx), logFile: join(dir, 'logs', `${spec.name}.log`),
         startTimeoutMs: opts.startTimeoutMs, killTimeoutMs: opts.killTimeoutMs,
-        onStateChange: (n, _from, to) => { if (!stopping) out(`lab: node ${n.name} ${to}${to === 'failed' && n.info().lastError ? `: ${n.info().lastError}` : ''}`); },
+        onStateChange: (n, _from, to) => {
+          if (stopping) return;
+          const detail = to === 'up' ? ` (pid ${n.pid})` : to === 'failed' && n.info().lastError ? `: ${n.info().lastError}` : '';
+          out(`lab: node ${n.name} ${to}${detail}`);
+        },
       }));
     }
     const dashAddr = opts.dashboard ?? LAB_DASHBOARD;

@@ -207,3 +207,36 @@ describe('lab runner process lifetime', () => {
     }
   });
 });
+
+describe('lab CLI wrapper', () => {
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    it(`MUST stop every node and exit 0 on ${sig}, after printing "lab ready" and softphone instructions`, async () => {
+      const { spawn } = await import('node:child_process');
+      const { fileURLToPath } = await import('node:url');
+      const dir = tmpDir();
+      const specs = await testSpecs(['nl', 'de']);
+      const script = fileURLToPath(new URL('./fixtures/run-lab.ts', import.meta.url));
+      const labProc = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(specs), dir, 'cli'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      labProc.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+      labProc.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+      const exited = new Promise<number | null>((r) => labProc.on('exit', (code) => r(code)));
+      try {
+        assert.ok(await waitFor(() => out.includes('Ctrl-C stops the lab.'), 20_000), out);
+        const lines = out.split('\n');
+        assert.equal(lines.filter((l) => l === 'lab ready').length, 1);
+        assert.ok(lines.indexOf('lab ready') < lines.findIndex((l) => l.includes('2001 / lab-2001')), 'instructions follow "lab ready"');
+        const pids = [...out.matchAll(/node \w+ up \(pid (\d+)\)/g)].map((m) => Number(m[1]));
+        assert.equal(pids.length, 2);
+        labProc.kill(sig);
+        assert.equal(await exited, 0);
+        assert.match(out, /lab: stopped/);
+        for (const pid of pids) assert.equal(alive(pid), false, `pid ${pid} gone`);
+        for (const s of specs) assert.ok(await canBindTcp(s.admin.port));
+      } finally {
+        labProc.kill('SIGKILL');
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});
