@@ -83,6 +83,25 @@ for (const address of ['127.0.0.1', '::1']) {
 }
 
 describe('UDP transport robustness', () => {
+  it('MUST stamp received for a domain sent-by and answer to received + sent-by port (§18.2.1)', async () => {
+    const t = await started({ listen: [{ transport: 'udp', address: '127.0.0.1', port: 0 }] });
+    const sender = await udpPeer();
+    const listener = await udpPeer();
+    try {
+      const gotReq = nextRequest(t);
+      sender.send(rawRequest(`SIP/2.0/UDP phone.example:${listener.port};branch=z9hG4bKdomain`), t.localEndpoint('udp')!.port, '127.0.0.1');
+      const inbound = await gotReq;
+      assert.equal(inbound.msg.via[0].params.get('received'), '127.0.0.1');
+      const gotDatagram = nextDatagram(listener);
+      await t.sendResponse(createResponse(inbound.msg, 180), inbound);
+      assert.match((await gotDatagram).data, /^SIP\/2\.0 180 /);
+    } finally {
+      sender.close();
+      listener.close();
+      await t.close();
+    }
+  });
+
   it('MUST answer an unparseable request statelessly with a 400 to its source', async () => {
     const t = await started({ listen: [{ transport: 'udp', address: '127.0.0.1', port: 0 }] });
     const phone = await udpPeer();
