@@ -1,14 +1,11 @@
 /**
- * Runs one node of the federation from its config. STUB: the composition
- * (transport, transactions, registrar, calls, admin) is wired by the lead;
- * until then it refuses to start with a typed error.
+ * Runs one node of the federation from its config until SIGINT/SIGTERM (or, when
+ * started by the lab, until the lab goes away). Prints `node <name> ready` on
+ * stdout once every listener is bound: the lab and tests wait for that line.
  */
-import { SpacephoneError } from '../util/errors.ts';
 import type { Config } from './config.ts';
-
-export class NotImplementedError extends SpacephoneError {
-  readonly code = 'NOT_IMPLEMENTED';
-}
+import { PbxNode } from './node.ts';
+import { watchParent } from '../lab/parent-watch.ts';
 
 export interface RunNodeOptions {
   config: Config;
@@ -19,5 +16,24 @@ export interface RunNodeOptions {
 }
 
 export async function runNode(opts: RunNodeOptions): Promise<void> {
-  throw new NotImplementedError(`running node "${opts.nodeName}" is not implemented yet`);
+  const node = new PbxNode({ config: opts.config, nodeName: opts.nodeName });
+  try {
+    await node.start();
+  } catch (err) {
+    await node.close();
+    throw err;
+  }
+  process.stdout.write(`node ${opts.nodeName} ready\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      unwatch();
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      node.logger.info('shutting down');
+      void node.close().then(resolve, resolve);
+    };
+    const unwatch = watchParent(stop);
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
 }

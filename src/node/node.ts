@@ -1,0 +1,309 @@
+/**
+ * The composition root of one node (DESIGN.md §3): wires transport, transaction
+ * layer, registrar, keep-alive, calls, media ports, stores and the admin API from
+ * the config. Nothing below this file knows how the others are built.
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname } from 'node:path';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { SystemClock, type Clock } from '../sip/clock.ts';
+import { SipTransport } from '../sip/transport/index.ts';
+import { TransactionLayer } from '../sip/transaction/layer.ts';
+import type { ServerTransaction } from '../sip/transaction/types.ts';
+import { isSynthetic } from '../sip/transaction/messages.ts';
+import type { InboundRequest } from '../sip/transport/types.ts';
+import { createResponse, createRequest, newCallId, newTag } from '../sip/message/build.ts';
+import { parseUri } from '../sip/message/parser.ts';
+import type { AuthValue, SipRequest, TransportName, Uri } from '../sip/message/types.ts';
+import { DigestServer, type Ha1Lookup } from '../sip/auth/digest-server.ts';
+import { checkRequest, type UasPolicy } from '../sip/ua/uas-checks.ts';
+import { Registrar } from '../pbx/registrar/registrar.ts';
+import { digestRegistrarAuth } from '../pbx/registrar/digest-auth.ts';
+import { KeepAliveScheduler } from '../pbx/registrar/keepalive.ts';
+import { CallManager } from '../pbx/calls/call-manager.ts';
+import { PortPool } from '../media/port-pool.ts';
+import { openSqliteStores, type SqliteStores } from '../store/stores.ts';
+import type { Binding } from '../store/location-store.ts';
+import { createAdminServer, type AdminServer } from '../admin/http.ts';
+import type { AdminSource, NodeStatus } from '../admin/types.ts';
+import { createLogger, type Logger } from '../util/log.ts';
+import { errorCode } from '../util/errors.ts';
+import { extensionsOf, nodeConfig, type Config, type NodeConfig } from './config.ts';
+
+export const VERSION = '0.1.0';
+
+/** What this node implements (Allow), and the §8.2 checks applied to every request. */
+const POLICY: UasPolicy = {
+  allow: ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'UPDATE', 'INFO'],
+  known: ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'UPDATE', 'INFO', 'PRACK', 'SUBSCRIBE', 'NOTIFY', 'REFER', 'MESSAGE', 'PUBLISH'],
+  supported: ['path', 'outbound', 'replaces', 'timer'],
+  schemes: ['sip', 'sips', 'tel'],
+  accept: ['application/sdp'],
+  forwarded: ['INVITE'],
+};
+
+export interface NodeOptions {
+  config: Config;
+  nodeName: string;
+  clock?: Clock;
+  logger?: Logger;
+  /** Overrides for tests: listen/admin ports (0 = ephemeral). */
+  overrides?: Partial<Pick<NodeConfig, 'sip' | 'admin' | 'rtp' | 'database'>>;
+}
+
+export class PbxNode {
+  readonly name: string;
+  readonly config: Config;
+  readonly node: NodeConfig;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly transport: SipTransport;
+  readonly layer: TransactionLayer;
+  readonly stores: SqliteStores;
+  readonly registrar: Registrar;
+  readonly calls: CallManager;
+  readonly ports: PortPool;
+  readonly metrics = new Registry();
+  private keepAlive: KeepAliveScheduler | undefined;
+  private admin: AdminServer | undefined;
+  private readonly startedAt: number;
+  private closing: Promise<void> | undefined;
+  private readonly requests: Counter<'method'>;
+  private readonly responses: Counter<'status'>;
+
+  constructor(opts: NodeOptions) {
+    this.config = opts.config;
+    this.name = opts.nodeName;
+    this.node = { ...nodeConfig(opts.config, opts.nodeName), ...opts.overrides };
+    this.clock = opts.clock ?? new SystemClock();
+    this.logger = opts.logger ?? createLogger({ node: this.name });
+    this.startedAt = this.clock.now();
+
+    mkdirSync(dirname(this.node.database), { recursive: true });
+    this.stores = openSqliteStores(this.node.database);
+
+    const tls = this.node.tls ? { cert: readFileSync(this.node.tls.certFile), key: readFileSync(this.node.tls.keyFile) } : undefined;
+    this.transport = new SipTransport({ listen: this.node.sip, tls, clock: this.clock });
+    this.layer = new TransactionLayer(this.transport, { clock: this.clock, timers: { T1: this.config.sip.t1, T2: this.config.sip.t2, T4: this.config.sip.t4 } });
+    this.ports = new PortPool({ min: this.node.rtp.minPort, max: this.node.rtp.maxPort });
+
+    const exts = new Map(extensionsOf(this.config, this.name).map((e) => [e.number, e]));
+    const lookup: Ha1Lookup = (username, realm, algorithm) => {
+      const e = exts.get(username);
+      if (!e || realm !== this.config.realm) return undefined;
+      const ha1 = algorithm === 'MD5' ? e.secret.ha1.md5 : algorithm === 'SHA-256' ? e.secret.ha1.sha256 : undefined;
+      return ha1 ? { ha1 } : undefined;
+    };
+    // NOTE: the nonce secret is per process: after a restart, phones get one fresh
+    // challenge (the old nonce no longer verifies), which they answer transparently.
+    const digest = new DigestServer({ realm: this.config.realm, secret: randomBytes(32), clock: this.clock });
+    const regAuth = digestRegistrarAuth(digest, lookup);
+    const domains = [...this.node.domains, ...(this.node.host ? [this.node.host] : []), ...new Set(this.node.sip.map((l) => l.address))];
+    this.registrar = new Registrar({
+      store: this.stores.location,
+      auth: regAuth.auth,
+      challenge: regAuth.challenge,
+      clock: this.clock,
+      domains,
+      nodeName: this.name,
+      minExpires: this.config.registrar.minExpires,
+      maxExpires: this.config.registrar.maxExpires,
+      defaultExpires: this.config.registrar.defaultExpires,
+      extensions: (user) => exts.has(user),
+      onError: (err) => this.logger.error({ err, code: errorCode(err) }, 'registrar failure'),
+    });
+
+    const proxyChallenge = (stale: boolean): AuthValue[] => digest.challenge({ stale, proxy: true });
+    this.calls = new CallManager({
+      layer: this.layer,
+      transport: this.transport,
+      clock: this.clock,
+      logger: this.logger,
+      nodeName: this.name,
+      store: this.stores.location,
+      aorOf: (user) => this.registrar.aorOf(user),
+      extension: (user) => {
+        const e = exts.get(user);
+        return e ? { number: e.number, displayName: e.name } : undefined;
+      },
+      authenticate: (req) => {
+        const v = digest.verify(req, lookup, { proxy: true });
+        if (v.result === 'ok') return { ok: true, user: v.username };
+        if (v.result === 'bad-request') return { ok: false, response: 'bad-request' };
+        return { ok: false, response: v.result === 'challenge' && v.stale ? 'stale' : 'challenge' };
+      },
+      challenge: proxyChallenge,
+      ports: this.ports,
+      mediaAddress: this.node.rtp.address,
+      ringTimeoutSec: this.config.calls.ringTimeoutSec,
+      maxForwards: this.config.calls.maxForwards,
+      cdr: this.stores.cdr,
+      localContact: (transport) => this.localUri(transport),
+    });
+
+    this.requests = new Counter({ name: 'sip_requests_received_total', help: 'SIP requests received, by method', labelNames: ['method'], registers: [this.metrics] });
+    this.responses = new Counter({ name: 'sip_responses_sent_total', help: 'Final responses sent by this node to requests it handled, by status', labelNames: ['status'], registers: [this.metrics] });
+    const stores = this.stores;
+    const clock = this.clock;
+    const calls = this.calls;
+    new Gauge({ name: 'registrations', help: 'Unexpired bindings in the location store', registers: [this.metrics], collect() { this.set(stores.location.all(clock.now()).length); } });
+    new Gauge({ name: 'calls_active', help: 'Calls in progress', registers: [this.metrics], collect() { this.set(calls.stats().active); } });
+    const ports = this.ports;
+    new Gauge({ name: 'rtp_port_pairs_in_use', help: 'RTP/RTCP port pairs allocated', registers: [this.metrics], collect() { this.set(ports.inUse); } });
+
+    this.wire();
+  }
+
+  /** Binds every listener, starts keep-alives and the admin API. */
+  async start(): Promise<void> {
+    await this.transport.start();
+    this.keepAlive = new KeepAliveScheduler({
+      store: this.stores.location,
+      clock: this.clock,
+      intervalSec: this.config.keepalive.intervalSec,
+      maxFailures: this.config.keepalive.maxFailures,
+      ping: (b) => this.ping(b),
+      onReachability: (b, up) => this.logger.info({ aor: b.aor, contact: b.contact, reachable: up }, 'binding reachability changed'),
+    });
+    if (this.node.admin) {
+      this.admin = await createAdminServer({ address: this.node.admin.address, port: this.node.admin.port, node: this.adminSource(), registry: this.metrics });
+    }
+    this.logger.info({ listeners: this.transport.listening(), admin: this.admin?.url }, 'node started');
+  }
+
+  get adminUrl(): string | undefined {
+    return this.admin?.url;
+  }
+
+  /** Idempotent; cascades: calls → keep-alive → admin → transactions → transport → media → stores. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.calls.close().catch((err: unknown) => this.logger.error({ err }, 'closing calls'));
+      this.keepAlive?.stop();
+      await this.admin?.close();
+      this.layer.close();
+      await this.transport.close();
+      this.stores.close();
+    })();
+    return this.closing;
+  }
+
+  private wire(): void {
+    this.layer.onRequest = (tx, req) => this.onRequest(tx, req);
+    this.layer.onAck = (req) => this.calls.onAck(req);
+    this.layer.onCancel = (inviteTx, cancelTx, req) => this.calls.onCancel(inviteTx, cancelTx, req);
+    this.layer.onStrayResponse = (res) => this.calls.onStrayResponse(res);
+    this.layer.onError = (err) => this.logger.warn({ err, code: errorCode(err) }, 'transaction layer');
+    this.transport.on('trace', (ev) => {
+      if (this.logger.isLevelEnabled('trace')) {
+        this.logger.trace({ dir: ev.direction, remote: ev.remote, local: ev.local, sip: ev.data.toString('utf8') }, 'sip');
+      }
+    });
+    this.transport.on('fault', (err, info) => this.logger.debug({ code: err.code, msg: err.message, ...info }, 'transport fault'));
+  }
+
+  private onRequest(tx: ServerTransaction, inbound: InboundRequest): void {
+    const req = inbound.msg;
+    this.requests.inc({ method: req.method });
+    const respond = (res: ReturnType<typeof createResponse>): void => {
+      if (!res.to.params.has('tag') && res.status > 100) res.to.params.set('tag', newTag());
+      if (res.status >= 200) this.responses.inc({ status: String(res.status) });
+      tx.respond(res);
+    };
+    try {
+      const rejected = checkRequest(req, POLICY);
+      if (rejected) return respond(rejected);
+      const inDialog = req.to.params.has('tag');
+      if (inDialog) {
+        if (this.calls.onInDialogRequest(tx, inbound)) return;
+        return respond(createResponse(req, 481, 'Call/Transaction Does Not Exist'));
+      }
+      switch (req.method) {
+        case 'REGISTER':
+          return respond(this.registrar.handle(req, {
+            transport: inbound.source.transport,
+            address: inbound.source.address,
+            port: inbound.source.port,
+            localAddress: inbound.local.address,
+            localPort: inbound.local.port,
+            connectionId: inbound.connectionId,
+          }));
+        case 'INVITE':
+          return this.calls.onInvite(tx, inbound);
+        case 'OPTIONS': {
+          // §11.2: capabilities; also the keep-alive answer for peers pinging us.
+          const res = createResponse(req, 200, 'OK');
+          res.headers.push({ name: 'Allow', value: POLICY.allow.join(', ') }, { name: 'Accept', value: 'application/sdp' });
+          res.supported.push(...POLICY.supported);
+          return respond(res);
+        }
+        case 'BYE':
+        case 'UPDATE':
+        case 'INFO':
+          return respond(createResponse(req, 481, 'Call/Transaction Does Not Exist'));
+        default:
+          return respond(createResponse(req, 405, 'Method Not Allowed'));
+      }
+    } catch (err) {
+      // Never let a request escape unanswered (STYLE.md §4): a bug becomes a 500.
+      this.logger.error({ err, code: errorCode(err), method: req.method, callId: req.callId }, 'request handler failed');
+      if (tx.state !== 'terminated' && (tx.lastResponse === undefined || tx.lastResponse.status < 200)) {
+        respond(createResponse(req, 500, 'Server Internal Error'));
+      }
+    }
+  }
+
+  /** A URI that reaches this node over the given transport (Contact, Record-Route). */
+  private localUri(transport: TransportName): Uri {
+    const ep = this.transport.localEndpoint(transport) ?? this.transport.localEndpoint('udp');
+    const host = ep ? (ep.address.includes(':') ? `[${ep.address}]` : ep.address) : '127.0.0.1';
+    const uri = parseUri(`sip:${host}:${ep?.port ?? 5060}`);
+    if (transport !== 'udp' && 'params' in uri) uri.params.set('transport', transport);
+    return uri;
+  }
+
+  /** NAT keep-alive (RFC 3261 §11 OPTIONS; RFC 5626 uses CRLF on flows): any response means alive. */
+  private ping(b: Binding): Promise<boolean> {
+    return new Promise((resolve) => {
+      try {
+        const target = { transport: b.flow.transport, address: b.flow.address, port: b.flow.port };
+        const uri = parseUri(b.contact);
+        const from = { uri: this.localUri(b.flow.transport), params: new Map([['tag', newTag()]]) };
+        const req: SipRequest = createRequest({ method: 'OPTIONS', uri, from, to: { uri, params: new Map() }, callId: newCallId(), cseq: 1 });
+        req.maxForwards = 70;
+        this.layer.request(req, target, {
+          onResponse: (res) => {
+            if (res.status < 200) return;
+            // A synthesized 408 (Timer F) or 503 (transport error) means no answer;
+            // any real response, even an error, proves the pinhole is open.
+            resolve(!isSynthetic(res));
+          },
+        });
+      } catch (err) {
+        this.logger.debug({ err }, 'keep-alive ping failed');
+        resolve(false);
+      }
+    });
+  }
+
+  private adminSource(): AdminSource {
+    return {
+      status: (): NodeStatus => ({
+        name: this.name,
+        role: this.node.role,
+        version: VERSION,
+        startedAt: this.startedAt,
+        uptimeSec: Math.round((this.clock.now() - this.startedAt) / 1000),
+        listeners: this.transport.listening(),
+        counts: {
+          registrations: this.stores.location.all(this.clock.now()).length,
+          activeCalls: this.calls.stats().active,
+          totalCalls: this.calls.stats().total,
+        },
+      }),
+      registrations: () => this.stores.location.all(this.clock.now()),
+      calls: () => this.calls.calls(),
+    };
+  }
+}
