@@ -77,3 +77,22 @@ export interface AdminSource {
 
 /** A binding as the admin API shows it: the stored binding plus seconds left. */
 export type RegistrationView = Binding & { expiresInSec: number };
+
+/**
+ * Controls a node may offer to the lab and operators, to play the failure
+ * scenarios of DESIGN.md §1/§6 by hand or from tests. Optional: a node without
+ * them answers 501 on the control routes.
+ */
+export interface AdminControl {
+  /**
+   * Unregister from (enabled=false) or register again with a provider trunk.
+   * Throws AdminNotFoundError for an unknown trunk.
+   */
+  setTrunkEnabled(trunk: string, enabled: boolean): Promise<void> | void;
+  /**
+   * Cut (up=false) or restore the link to a peer node: while cut, the node
+   * neither sends to nor accepts SIP traffic from that peer.
+   * Throws AdminNotFoundError for an unknown peer.
+   */
+  setPeerLink(peer: string, up: boolean): Promise<void> | void;
+}

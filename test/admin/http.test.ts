@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { Counter, Registry } from 'prom-client';
 import { createAdminServer, type AdminServer } from '../../src/admin/http.ts';
-import type { AdminSource, CallSummary, NodeStatus } from '../../src/admin/types.ts';
+import type { AdminControl, AdminSource, CallSummary, NodeStatus } from '../../src/admin/types.ts';
+import { AdminNotFoundError } from '../../src/admin/errors.ts';
 import type { Binding } from '../../src/store/location-store.ts';
 import { SpacephoneError } from '../../src/util/errors.ts';
 
@@ -125,5 +126,49 @@ describe('admin HTTP API robustness and lifecycle', () => {
     assert.equal(b.port, port);
     assert.equal((await getJson(`${b.url}/api/health`)).status, 200);
     await b.close();
+  });
+});
+
+describe('admin control routes (lab failure scenarios)', () => {
+  async function post(url: string): Promise<{ status: number; body: unknown }> {
+    const r = await fetch(url, { method: 'POST' });
+    return { status: r.status, body: await r.json() };
+  }
+
+  it('MUST pass trunk unregister/register and peer cut/restore to the AdminControl', async () => {
+    const log: string[] = [];
+    const control: AdminControl = {
+      setTrunkEnabled: async (t, on) => {
+        if (t !== 'budgetphone') throw new AdminNotFoundError(`no trunk ${t}`);
+        log.push(`trunk ${t} ${on}`);
+      },
+      setPeerLink: (p, up) => { log.push(`peer ${p} ${up}`); },
+    };
+    const srv = await createAdminServer({ address: '127.0.0.1', port: 0, node: fakeSource(), control, defaultMetrics: false });
+    try {
+      assert.deepEqual(await post(`${srv.url}/api/trunks/budgetphone/unregister`), { status: 200, body: { ok: true, trunk: 'budgetphone', enabled: false } });
+      assert.deepEqual(await post(`${srv.url}/api/trunks/budgetphone/register`), { status: 200, body: { ok: true, trunk: 'budgetphone', enabled: true } });
+      assert.deepEqual(await post(`${srv.url}/api/peers/de/cut`), { status: 200, body: { ok: true, peer: 'de', up: false } });
+      assert.deepEqual(await post(`${srv.url}/api/peers/de/restore`), { status: 200, body: { ok: true, peer: 'de', up: true } });
+      assert.deepEqual(log, ['trunk budgetphone false', 'trunk budgetphone true', 'peer de false', 'peer de true']);
+      const unknown = await post(`${srv.url}/api/trunks/nosuch/unregister`);
+      assert.equal(unknown.status, 404);
+      assert.equal((unknown.body as { error: { code: string } }).error.code, 'ADMIN_NOT_FOUND');
+      assert.equal((await post(`${srv.url}/api/peers/de/explode`)).status, 404);
+      assert.equal(log.length, 4, 'rejected requests reach no control');
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('MUST answer 501 on control routes when the node offers no AdminControl', async () => {
+    const srv = await createAdminServer({ address: '127.0.0.1', port: 0, node: fakeSource(), defaultMetrics: false });
+    try {
+      const r = await post(`${srv.url}/api/peers/de/cut`);
+      assert.equal(r.status, 501);
+      assert.equal((r.body as { error: { code: string } }).error.code, 'ADMIN_NO_CONTROL');
+    } finally {
+      await srv.close();
+    }
   });
 });
