@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startNode, waitFor, once } from './harness.ts';
+import type { SimCall } from '../../../src/lab/sim-phone/index.ts';
 
 const FREQS = [440, 1000, 1400, 2000];
 
@@ -16,7 +17,7 @@ describe('B2BUA call between two extensions', () => {
       node.transport.on('trace', (ev) => {
         if (ev.direction === 'out' && ev.data.subarray(0, 12).toString() === 'SIP/2.0 407 ') challenges++;
       });
-      const incoming = once(b, 'incoming');
+      const incoming = once<[SimCall]>(b, 'incoming');
       const call = await a.call(`sip:2002@pbx.test`);
       const ringing = once(call, 'ringing');
       const [bCall] = await incoming;
@@ -38,7 +39,7 @@ describe('B2BUA call between two extensions', () => {
       assert.equal(bCall.heardFrequency(FREQS), 1000);
       assert.equal(call.heardFrequency(FREQS), 440);
       // Hold: A sends sendonly; B is told (recvonly answer); B's audio no longer reaches A.
-      const reinvite = once(bCall, 'reinvite');
+      const reinvite = once<[string]>(bCall, 'reinvite');
       assert.equal(await call.hold(), 200);
       const [dir] = await reinvite;
       assert.equal(dir, 'sendonly');
@@ -52,7 +53,7 @@ describe('B2BUA call between two extensions', () => {
       await waitFor(() => call.audio.packetsIn > 5, 2000, 'media after resume');
       assert.equal(call.heardFrequency(FREQS), 1400);
       // BYE from the callee ends the caller's leg too.
-      const ended = once(call, 'ended');
+      const ended = once<[string]>(call, 'ended');
       bCall.hangup();
       const [why] = await ended;
       assert.equal(why, 'bye');
