@@ -177,8 +177,17 @@ export class SipTransport implements TransportLayer {
     return [...this.udp.map((u) => ({ ...u.listener.local })), ...this.streams.map((s) => ({ ...s.local }))];
   }
 
+  /**
+   * A listener's endpoint as others should address it (Contact, Record-Route): an
+   * IP `advertise` or, for a wildcard bind, a local interface address, instead of
+   * the bound address. listening() gives the raw bound endpoints.
+   */
   localEndpoint(transport: TransportName, fam?: 4 | 6): Endpoint | undefined {
-    return this.listening().find((e) => e.transport === transport && (fam === undefined || family(e.address) === fam));
+    const all = [...this.udp.map((u) => ({ local: u.listener.local, advertise: u.advertise })), ...this.streams];
+    const hit = all.find((l) => l.local.transport === transport && (fam === undefined || family(l.local.address) === fam));
+    if (!hit) return undefined;
+    const host = this.viaHost(hit.advertise, hit.local);
+    return { transport, address: family(host) ? host : hit.local.address, port: hit.local.port };
   }
 
   isReliable(transport: TransportName): boolean {

@@ -34,6 +34,26 @@ describe('SipTransport lifecycle', () => {
     }
   });
 
+  it('MUST give the advertised address as local endpoint and put it in Via sent-by', async () => {
+    // (Wildcard binds are not exercised: tests bind loopback only.)
+    const a = await started({ listen: [{ transport: 'tcp', address: '127.0.0.1', port: 0, advertise: '127.0.0.99' }] });
+    const b = await started({ listen: [{ transport: 'tcp', address: '127.0.0.1', port: 0 }] });
+    try {
+      const aEnd = a.localEndpoint('tcp')!;
+      assert.equal(aEnd.address, '127.0.0.99');
+      assert.equal(aEnd.port, a.listening()[0].port);
+      assert.equal(a.listening()[0].address, '127.0.0.1');
+      const got = nextRequest(b);
+      await a.sendRequest(options('127.0.0.1', 1), b.localEndpoint('tcp')!);
+      const via = (await got).msg.via[0];
+      assert.equal(via.host, '127.0.0.99');
+      assert.equal(via.params.get('received'), '127.0.0.1', 'the peer sees the real source');
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('MUST close every socket, connection and timer, idempotently, and refuse sends afterwards', async () => {
     const a = await started({ listen: [{ transport: 'udp', address: '127.0.0.1', port: 0 }, { transport: 'tcp', address: '127.0.0.1', port: 0 }] });
     const b = await started({ listen: [{ transport: 'tcp', address: '127.0.0.1', port: 0 }] });
