@@ -41,6 +41,8 @@ export class SimCall extends EventEmitter<SimCallEvents> {
   remoteDirection: Direction = 'sendrecv';
   inviteTx: ServerTransaction | ClientTransaction | undefined;
   retransmitter: Uas2xxRetransmitter | undefined;
+  /** Why the call ended, once it has. */
+  endReason: SimCallEvents['ended'][0] | undefined;
   /** The peer's offer (incoming calls). */
   offer: string | undefined;
 
@@ -113,6 +115,7 @@ export class SimCall extends EventEmitter<SimCallEvents> {
   end(reason: SimCallEvents['ended'][0]): void {
     if (this.state === 'ended') return;
     this.state = 'ended';
+    this.endReason = reason;
     this.retransmitter?.stop();
     this.dialog?.terminate();
     this.audio.close();

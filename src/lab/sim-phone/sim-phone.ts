@@ -134,8 +134,8 @@ export class SimPhone extends EventEmitter<SimPhoneEvents> implements SimCallHos
     return this.register(0);
   }
 
-  /** Sends a request to the proxy; answers 401/407 once with digest credentials. */
-  private send(req: SipRequest, onProvisional?: (res: SipResponse) => void): Promise<SipResponse> {
+  /** Sends any request to the proxy; answers 401/407 once with digest credentials. Resolves with the final response. */
+  send(req: SipRequest, onProvisional?: (res: SipResponse) => void): Promise<SipResponse> {
     return new Promise((resolve) => {
       const go = (r: SipRequest, retried: boolean): void => {
         this.layer.request(r, this.opts.proxy, {
