@@ -1,7 +1,7 @@
 /**
  * Server-rendered HTML of the lab dashboard. The page polls `/?partial=1` every
- * 2 s and swaps the content in; stop/start/restart buttons POST to the control
- * API. No framework, no external assets (the lab must work offline).
+ * 2 s and swaps the content in; buttons (node stop/start/restart, trunk
+ * unregister/register, peer link cut/restore) POST to the control API. No framework, no external assets (the lab must work offline).
  */
 import type { CallSummary, NodeStatus, RegistrationView } from '../admin/types.ts';
 import type { LabNodeInfo } from './node-process.ts';
@@ -28,7 +28,9 @@ const STATE_COLOR: Record<string, string> = { up: '#1a7f37', starting: '#9a6700'
 
 function nodeSection(n: LabNodeOverview): string {
   const e = escapeHtml;
-  const buttons = ['start', 'stop', 'restart'].map((a) => `<button data-node="${e(n.name)}" data-action="${a}">${a}</button>`).join(' ');
+  const node = encodeURIComponent(n.name);
+  const btn = (url: string, label: string): string => `<button data-post="${e(url)}">${e(label)}</button>`;
+  const buttons = ['start', 'stop', 'restart'].map((a) => btn(`/api/nodes/${node}/${a}`, a)).join(' ');
   const listeners = n.status?.listeners.map((l) => `${e(l.transport)} ${e(l.address)}:${e(l.port)}`).join(', ') ?? `${e(n.address)}:${n.sipPort} (tls ${n.tlsPort})`;
   const regs = n.registrations.length === 0 ? '<p class="dim">no registrations</p>' : `<table><tr><th>AOR</th><th>contact</th><th>via</th><th>expires</th><th>user agent</th></tr>${
     n.registrations.map((r) => `<tr><td>${e(r.aor)}</td><td>${e(r.contact)}</td><td>${e(r.flow.transport)} ${e(r.flow.address)}:${e(r.flow.port)}</td><td>${e(r.expiresInSec)} s</td><td>${e(r.userAgent ?? '')}</td></tr>`).join('')}</table>`;
@@ -36,8 +38,10 @@ function nodeSection(n: LabNodeOverview): string {
     n.calls.map((c) => `<tr><td>${e(c.direction)}</td><td>${e(c.state)}</td><td>${e(c.from)}</td><td>${e(c.to)}</td><td>${e(c.via ?? '')}</td></tr>`).join('')}</table>`;
   const extra = [
     n.status ? `uptime ${e(n.status.uptimeSec)} s` : '',
-    n.status?.trunks?.length ? `trunks: ${n.status.trunks.map((t) => `${e(t.name)} ${t.registered ? '✔' : '✘'}`).join(', ')}` : '',
-    n.status?.peers?.length ? `peers: ${n.status.peers.map((p) => `${e(p.name)} ${p.up ? '✔' : '✘'}`).join(', ')}` : '',
+    n.status?.trunks?.length ? `trunks: ${n.status.trunks.map((t) => `${e(t.name)} ${t.registered ? '✔' : '✘'} ${
+      btn(`/api/nodes/${node}/trunks/${encodeURIComponent(t.name)}/${t.registered ? 'unregister' : 'register'}`, t.registered ? 'unregister' : 'register')}`).join(', ')}` : '',
+    n.status?.peers?.length ? `peers: ${n.status.peers.map((p) => `${e(p.name)} ${p.up ? '✔' : '✘'} ${
+      btn(`/api/links/${node}/${encodeURIComponent(p.name)}/${p.up ? 'cut' : 'restore'}`, p.up ? 'cut' : 'restore')}`).join(', ')}` : '',
   ].filter(Boolean).join(' · ');
   const problem = n.lastError ? `<pre class="err">${e(n.lastError)}${n.outputTail?.length ? '\n' + e(n.outputTail.join('\n')) : ''}</pre>` : '';
   return `<section id="node-${e(n.name)}">
@@ -64,7 +68,7 @@ section{border-top:2px solid #d0d7de;margin-top:1em}.dim{color:#57606a}.err{colo
 <script>
 async function refresh(){try{const r=await fetch('/?partial=1');if(r.ok)document.getElementById('content').innerHTML=await r.text();}catch(e){}}
 setInterval(refresh,2000);
-document.addEventListener('click',async(ev)=>{const b=ev.target.closest('button[data-action]');if(!b)return;b.disabled=true;
-try{await fetch('/api/nodes/'+encodeURIComponent(b.dataset.node)+'/'+b.dataset.action,{method:'POST'});}finally{refresh();}});
+document.addEventListener('click',async(ev)=>{const b=ev.target.closest('button[data-post]');if(!b)return;b.disabled=true;
+try{await fetch(b.dataset.post,{method:'POST'});}finally{refresh();}});
 </script></body></html>`;
 }

@@ -10,7 +10,12 @@
  *   POST /api/nodes/:name/stop    SIGTERM, SIGKILL after the grace period
  *   POST /api/nodes/:name/start   waits until healthy (500 + output tail on failure)
  *   POST /api/nodes/:name/restart
+ *   POST /api/nodes/:name/trunks/:trunk/unregister|register   take a node off a provider / back
+ *   POST /api/links/:a/:b/cut|restore                        cut / restore the peer link a<->b
  *
+ * Trunk and link controls are forwarded to the nodes' admin APIs
+ * (POST /api/trunks/..., /api/peers/..., see src/admin/http.ts); a node that is
+ * not up answers 409 LAB_NODE_DOWN.
  * Node data is fetched from each node's admin API (src/admin/http.ts) with a
  * short timeout so a hung node cannot hang the dashboard.
  */
@@ -105,6 +110,42 @@ export async function createLabDashboard(opts: LabDashboardOptions): Promise<Lab
       const tail = err instanceof LabNodeStartError ? err.outputTail : [];
       return reply.code(500).send({ ok: false, error: { code: errorCode(err), message: (err as Error).message, outputTail: tail }, node: n.info() });
     }
+  });
+
+  const timeout = opts.nodeFetchTimeoutMs ?? 1000;
+  /** Forwards one control POST to a node's admin API; never throws. */
+  const forward = async (n: NodeProcess, path: string): Promise<{ status: number; body: unknown }> => {
+    if (n.state !== 'up') return { status: 409, body: { ok: false, error: { code: 'LAB_NODE_DOWN', message: `node ${n.name} is ${n.state}` } } };
+    try {
+      const r = await fetch(`${n.adminUrl}${path}`, { method: 'POST', signal: AbortSignal.timeout(Math.max(timeout, 5000)) });
+      const text = await r.text();
+      let body: unknown;
+      try { body = JSON.parse(text); } catch { body = { ok: false, error: { code: 'LAB_BAD_NODE_ANSWER', message: text.slice(0, 200) } }; }
+      return { status: r.status, body };
+    } catch (err) {
+      return { status: 502, body: { ok: false, error: { code: 'LAB_NODE_UNREACHABLE', message: `${n.adminUrl}${path}: ${(err as Error).message}` } } };
+    }
+  };
+  const unknownNode = (name: string): { ok: false; error: { code: string; message: string } } => ({ ok: false, error: { code: 'LAB_UNKNOWN_NODE', message: `no lab node ${name}` } });
+
+  app.post<{ Params: { name: string; trunk: string; action: string } }>('/api/nodes/:name/trunks/:trunk/:action', async (req, reply) => {
+    const { name, trunk, action } = req.params;
+    const n = byName.get(name);
+    if (!n) return reply.code(404).send(unknownNode(name));
+    if (action !== 'register' && action !== 'unregister') return reply.callNotFound();
+    const r = await forward(n, `/api/trunks/${encodeURIComponent(trunk)}/${action}`);
+    return reply.code(r.status).send(r.body);
+  });
+  app.post<{ Params: { a: string; b: string; action: string } }>('/api/links/:a/:b/:action', async (req, reply) => {
+    const { a, b, action } = req.params;
+    const na = byName.get(a);
+    const nb = byName.get(b);
+    if (!na || !nb || a === b) return reply.code(404).send(unknownNode(!na ? a : b));
+    if (action !== 'cut' && action !== 'restore') return reply.callNotFound();
+    // A link has two ends: each node stops (or resumes) talking to the other.
+    const [ra, rb] = await Promise.all([forward(na, `/api/peers/${encodeURIComponent(b)}/${action}`), forward(nb, `/api/peers/${encodeURIComponent(a)}/${action}`)]);
+    const ok = ra.status < 300 && rb.status < 300;
+    return reply.code(ok ? 200 : Math.max(ra.status, rb.status)).send({ ok, link: [a, b], up: action === 'restore', results: { [a]: ra.body, [b]: rb.body } });
   });
 
   await app.listen({ host: opts.address, port: opts.port });

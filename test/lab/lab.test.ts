@@ -106,6 +106,50 @@ describe('lab runner with fake nodes', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('MUST take a node off a provider and cut/restore a peer link through the control API', async () => {
+    const dir = tmpDir();
+    const specs = await testSpecs(['nl', 'de']);
+    const lab = await runLab({
+      dir, tls: false, nodes: specs, nodeCommand: fakeNodeCommand(),
+      dns: false, dashboard: { address: '127.0.0.1', port: 0 }, output: () => {},
+    });
+    type Ov = { nodes: Array<{ name: string; status?: { trunks?: Array<{ name: string; registered: boolean }>; peers?: Array<{ name: string; up: boolean }> } }> };
+    const ov = async (): Promise<Ov> => (await (await fetch(`${lab.dashboardUrl}/api/overview`)).json()) as Ov;
+    const trunk = (o: Ov, node: string, t: string): boolean | undefined => o.nodes.find((n) => n.name === node)?.status?.trunks?.find((x) => x.name === t)?.registered;
+    const peer = (o: Ov, node: string, p: string): boolean | undefined => o.nodes.find((n) => n.name === node)?.status?.peers?.find((x) => x.name === p)?.up;
+    try {
+      const url = lab.dashboardUrl;
+      assert.equal(trunk(await ov(), 'nl', 'budgetphone'), true);
+      assert.equal((await post(`${url}/api/nodes/nl/trunks/budgetphone/unregister`)).status, 200);
+      let o = await ov();
+      assert.equal(trunk(o, 'nl', 'budgetphone'), false);
+      assert.equal(trunk(o, 'de', 'budgetphone'), true, 'only the named node left the provider');
+      assert.equal((await post(`${url}/api/nodes/nl/trunks/budgetphone/register`)).status, 200);
+      assert.equal(trunk(await ov(), 'nl', 'budgetphone'), true);
+      assert.equal((await post(`${url}/api/nodes/nl/trunks/nosuch/unregister`)).status, 404, 'node 404 passed through');
+
+      const cut = await post(`${url}/api/links/nl/de/cut`);
+      assert.equal(cut.status, 200);
+      o = await ov();
+      assert.deepEqual([peer(o, 'nl', 'de'), peer(o, 'de', 'nl')], [false, false], 'both ends of the link are cut');
+      assert.equal((await post(`${url}/api/links/de/nl/restore`)).status, 200);
+      o = await ov();
+      assert.deepEqual([peer(o, 'nl', 'de'), peer(o, 'de', 'nl')], [true, true]);
+      assert.equal((await post(`${url}/api/links/nl/mars/cut`)).status, 404);
+
+      await post(`${url}/api/nodes/de/stop`);
+      const down = await post(`${url}/api/nodes/de/trunks/budgetphone/unregister`);
+      assert.equal(down.status, 409);
+      assert.equal(down.body.error?.code, 'LAB_NODE_DOWN');
+      assert.equal((await post(`${url}/api/links/nl/de/cut`)).status, 409);
+      const html = await (await fetch(`${url}/`)).text();
+      assert.match(html, /data-post="\/api\/nodes\/nl\/trunks\/budgetphone\/unregister"/);
+    } finally {
+      await lab.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('MUST fail start-up naming the node and its output tail, and stop the other nodes', async () => {
     const dir = tmpDir();
     const specs = await testSpecs();
