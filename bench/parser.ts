@@ -54,4 +54,11 @@ export async function benchParser(durationMs = 2000): Promise<{ messagesPerSecon
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const r = await benchParser();
   console.log(`parser: ${r.messagesPerSecond.toLocaleString('en')} messages/s, ${(r.bytesPerSecond / 1e6).toFixed(1)} MB/s`);
+  // Calibration: the same loop around JSON.parse of a ~370-byte document, to tell a
+  // slow or busy machine from a slow parser.
+  const doc = JSON.stringify({ a: 1, b: 'hello world', c: [1, 2, 3, 4, 5], d: { e: 'x'.repeat(100), f: true }, g: Array.from({ length: 10 }, (_, i) => ({ i, s: 'item' + i })) });
+  let n = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < 500) for (let k = 0; k < 100; k++, n++) JSON.parse(doc);
+  console.log(`reference: JSON.parse ${doc.length} bytes: ${Math.round(n / ((performance.now() - t0) / 1000)).toLocaleString('en')} /s on this machine`);
 }

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { SpacephoneError } from '../../util/errors.ts';
 import {
-  CORE_KEYS,
+  coreKeyOf,
   CORE_NAME,
   COMPACT_RAW,
   type CoreKey,
@@ -157,7 +157,7 @@ export function createRequest(init: RequestInit): SipRequest {
 
 function fullName(name: string): { key?: CoreKey; name: string } {
   const lower = name.toLowerCase();
-  const key = CORE_KEYS.get(lower);
+  const key = coreKeyOf(name);
   if (key) return { key, name: CORE_NAME[key] };
   return { name: COMPACT_RAW.get(lower) ?? name };
 }

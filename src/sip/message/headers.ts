@@ -87,6 +87,27 @@ for (const [c, k] of [
   CORE_KEYS.set(c, k);
 }
 
+/** Candidates bucketed by name length, for an allocation-free case-insensitive lookup. */
+const BY_LENGTH: [string, CoreKey][][] = [];
+for (const [lower, key] of CORE_KEYS) (BY_LENGTH[lower.length] ??= []).push([lower, key]);
+
+/** Typed key of a header name (any case, compact forms), without allocating; undefined for raw headers. */
+export function coreKeyOf(name: string): CoreKey | undefined {
+  const cands = BY_LENGTH[name.length];
+  if (cands === undefined) return undefined;
+  for (let k = 0; k < cands.length; k++) {
+    const lower = cands[k][0];
+    let i = 0;
+    for (; i < lower.length; i++) {
+      let c = name.charCodeAt(i);
+      if (c >= 65 && c <= 90) c += 32;
+      if (c !== lower.charCodeAt(i)) break;
+    }
+    if (i === lower.length) return cands[k][1];
+  }
+  return undefined;
+}
+
 /** Compact forms of raw headers (RFC 3261 §7.3.3 and the IANA SIP header registry). */
 export const COMPACT_RAW = new Map<string, string>([
   ['e', 'Content-Encoding'],
@@ -120,10 +141,12 @@ export function parseNameAddrValue(s: string, what: string): NameAddr {
     if (s.charCodeAt(i) !== 60) throw fault(what);
   } else {
     // *(token LWS) before '<' is a display name; otherwise it is an addr-spec.
+    // NOTE: deviates from §25.1 by also accepting non-ASCII characters in an
+    // unquoted display name (phones send `Jürgen <sip:...>`).
     let j = i;
     while (j < s.length) {
       const c = s.charCodeAt(j);
-      if (!isTokenChar(c) && !isWs(c)) break;
+      if (!isTokenChar(c) && !isWs(c) && c < 128) break;
       j++;
     }
     if (s.charCodeAt(j) === 60) {

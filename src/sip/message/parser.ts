@@ -14,7 +14,7 @@
 import { createResponse, newTag } from './build.ts';
 import { SipParseError, type ParseResult } from './errors.ts';
 import {
-  CORE_KEYS,
+  coreKeyOf,
   CORE_NAME,
   COMPACT_RAW,
   type CoreKey,
@@ -147,7 +147,7 @@ export function parseMessage(data: Buffer, limits: Partial<ParseLimits> = {}): P
  */
 class Ctx {
   fault: SipParseError | undefined;
-  readonly core: Collected = {};
+  readonly core: Collected = emptyCollected();
 
   fail(e: unknown): void {
     if (this.fault) return;
@@ -203,21 +203,53 @@ class Ctx {
   }
 
   /** Files one unfolded header field under its typed key or as a raw header. */
-  add(name: string, value: string, raw: RawHeader[]): void {
-    const lower = name.toLowerCase();
-    const key = CORE_KEYS.get(lower);
+  add(name: string, key: CoreKey | undefined, value: string, raw: RawHeader[]): void {
     const v = trimWs(value);
-    if (key) (this.core[key] ??= []).push(v);
-    else raw.push({ name: COMPACT_RAW.get(lower) ?? name, value: v });
+    if (key !== undefined) {
+      const list = this.core[key];
+      if (list === undefined) this.core[key] = [v];
+      else list.push(v);
+    } else {
+      raw.push({ name: name.length === 1 ? (COMPACT_RAW.get(name.toLowerCase()) ?? name) : name, value: v });
+    }
+  }
+}
+
+/** All typed keys present from the start, so the object keeps one shape. */
+function emptyCollected(): Collected {
+  return {
+    via: undefined, from: undefined, to: undefined, callId: undefined, cseq: undefined, maxForwards: undefined,
+    contact: undefined, route: undefined, recordRoute: undefined, path: undefined, expires: undefined,
+    minExpires: undefined, contentType: undefined, contentLength: undefined, wwwAuthenticate: undefined,
+    proxyAuthenticate: undefined, authorization: undefined, proxyAuthorization: undefined, require: undefined,
+    supported: undefined, proxyRequire: undefined,
+  };
+}
+
+/** Splits the header section into lines; a CR or LF that is not part of a CRLF is a fault. */
+function splitLines(head: string, ctx: Ctx): string[] {
+  const lines: string[] = [];
+  let pos = 0;
+  for (;;) {
+    const lf = head.indexOf('\n', pos);
+    const end = lf < 0 ? head.length : lf - 1;
+    if (lf >= 0 && head.charCodeAt(end) !== 13) {
+      ctx.fail(new SipParseError('bad line ending'));
+    } else {
+      const cr = head.indexOf('\r', pos);
+      if (cr >= 0 && cr < end) ctx.fail(new SipParseError('bad line ending'));
+    }
+    lines.push(head.slice(pos, Math.max(pos, end)));
+    if (lf < 0) return lines;
+    pos = lf + 1;
   }
 }
 
 function parseSections(data: Buffer, head: string, bodyStart: number, lim: ParseLimits, isRequest: boolean): ParseResult {
   const ctx = new Ctx();
-  const lines = head.split('\r\n');
-  for (const l of lines) {
-    if (l.length > lim.maxLineLength) return { ok: false, error: new SipParseError('line too long', 413), isRequest };
-    if (l.indexOf('\r') >= 0 || l.indexOf('\n') >= 0) ctx.fail(new SipParseError('bad line ending'));
+  const lines = splitLines(head, ctx);
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i].length > lim.maxLineLength) return { ok: false, error: new SipParseError('line too long', 413), isRequest };
   }
   const sl: StartLine = {};
   try {
@@ -232,6 +264,7 @@ function parseSections(data: Buffer, head: string, bodyStart: number, lim: Parse
   const raw: RawHeader[] = [];
   let count = 0;
   let name: string | undefined;
+  let key: CoreKey | undefined;
   let value = '';
   for (let i = 1; i < lines.length; i++) {
     const l = lines[i];
@@ -240,19 +273,20 @@ function parseSections(data: Buffer, head: string, bodyStart: number, lim: Parse
       value += ' ' + trimWs(l);
       continue;
     }
-    if (name !== undefined) ctx.add(name, value, raw);
+    if (name !== undefined) ctx.add(name, key, value, raw);
     name = undefined;
     if (++count > lim.maxHeaders) return { ok: false, error: new SipParseError('too many headers', 413), isRequest };
     const colon = l.indexOf(':');
     const n = colon < 0 ? '' : trimWs(l.slice(0, colon));
-    if (!isToken(n)) {
+    key = coreKeyOf(n);
+    if (key === undefined && !isToken(n)) {
       ctx.fail(new SipParseError('bad header line'));
       continue;
     }
     name = n;
     value = l.slice(colon + 1);
   }
-  if (name !== undefined) ctx.add(name, value, raw);
+  if (name !== undefined) ctx.add(name, key, value, raw);
 
   // The five headers a response needs (§8.2.6.2), in this order so the fault names the first problem.
   const via = ctx.required<Via[]>('via', () => parseVia(core.via ?? []));
@@ -298,6 +332,8 @@ function parseSections(data: Buffer, head: string, bodyStart: number, lim: Parse
   if (fault || !via || !from || !to || callId === undefined || !cseq || !(sl.request || sl.response)) {
     const error = fault ?? new SipParseError('unparseable message');
     if (!isRequest || !via || !from || !to || callId === undefined || !cseq) return { ok: false, error, isRequest };
+    // An ACK is never answered (§17.2.1, §17.2.3): a broken one is just dropped.
+    if (cseq.method === 'ACK' || sl.request?.method === 'ACK') return { ok: false, error, isRequest };
     const req = {
       kind: 'request', method: cseq.method, uri: { scheme: 'sip', raw: '' }, via, from, to, callId, cseq,
       contact: [], route: [], recordRoute: [], path: [], wwwAuthenticate: [], proxyAuthenticate: [],

@@ -116,6 +116,8 @@ export function quote(s: string): string {
  * so the caller can reject them.
  */
 export function splitList(s: string, what: string): string[] {
+  // Fast path: no comma, one element (quote/bracket balance is checked by the element parser).
+  if (s.indexOf(',') < 0) return [trimWs(s)];
   const out: string[] = [];
   let start = 0;
   let angle = false;

@@ -124,6 +124,13 @@ describe('malformed messages', () => {
     assert.deepEqual(r.response?.cseq, { seq: 1, method: 'OPTIONS' });
     assert.ok(r.response?.to.params.get('tag'));
   });
+  it('MUST never answer a broken ACK (§17.2.1)', () => {
+    const r = parseMessage(msg(['Max-Forwards: x'], ['ACK sip:bob@example.com SIP/2.0', ...BASE.slice(1, 5), 'CSeq: 1 ACK']));
+    assert.ok(!r.ok && r.isRequest && r.error.fault === 'bad Max-Forwards' && r.response === undefined);
+  });
+  it('MUST accept an unquoted UTF-8 display name (interop)', () => {
+    assert.equal(parseNameAddr('Jürgen Müller <sip:j@h>').displayName, 'Jürgen Müller');
+  });
   it('MUST answer 505 to a request with another SIP version (§21.5.6)', () => {
     const r = parseMessage(msg([], ['OPTIONS sip:b@x SIP/3.0', ...BASE.slice(1)]));
     assert.ok(!r.ok && r.error.status === 505 && r.response?.status === 505);
