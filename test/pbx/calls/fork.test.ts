@@ -1,0 +1,102 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { SimCall } from '../../../src/lab/sim-phone/index.ts';
+import { COMPLETED_ELSEWHERE } from '../../../src/pbx/calls/call.ts';
+import { startNode, once, waitFor } from './harness.ts';
+
+const FREQS = [440, 1000, 1400, 2000];
+
+describe('forking to every contact of the callee', () => {
+  it('MUST ring all contacts, connect the first to answer and CANCEL the other with Reason (RFC 3326)', async () => {
+    const node = await startNode();
+    try {
+      const a = await node.phone('2001');
+      const b1 = await node.phone('2002', { incoming: 'manual' });
+      const b2 = await node.phone('2002', { incoming: 'manual' });
+      await a.register();
+      await b1.register();
+      await b2.register();
+      const in1 = once<[SimCall]>(b1, 'incoming');
+      const in2 = once<[SimCall]>(b2, 'incoming');
+      const call = await a.call('sip:2002@pbx.test');
+      const [c1, c2] = [(await in1)[0], (await in2)[0]];
+      // Each branch went to the phone's flow (its own address), not only one of them.
+      assert.notEqual(b1.endpoint.address, b2.endpoint.address);
+      const answered = once(call, 'answered');
+      c2.answer();
+      await answered;
+      await waitFor(() => c1.state === 'ended', 2000, 'CANCEL of the other branch');
+      assert.equal(c1.endReason, 'cancelled');
+      assert.equal(c1.cancelReason, COMPLETED_ELSEWHERE);
+      await call.sendTone(1000, 300);
+      await waitFor(() => c2.audio.packetsIn > 5, 2000, 'media');
+      assert.equal(c2.heardFrequency(FREQS), 1000);
+      assert.equal(c1.audio.packetsIn, 0);
+      call.hangup();
+      await waitFor(() => c2.state === 'ended' && node.calls.stats().active === 0, 2000, 'end');
+      assert.equal(c2.endReason, 'bye');
+      assert.equal(node.ports.inUse, 0);
+    } finally {
+      await node.close();
+    }
+  });
+
+  it('MUST ACK and BYE a second 2xx that lost the race', async () => {
+    const node = await startNode();
+    try {
+      const a = await node.phone('2001');
+      const b1 = await node.phone('2002', { incoming: 'manual' });
+      const b2 = await node.phone('2002', { incoming: 'manual' });
+      await a.register();
+      await b1.register();
+      await b2.register();
+      const in1 = once<[SimCall]>(b1, 'incoming');
+      const in2 = once<[SimCall]>(b2, 'incoming');
+      const call = await a.call('sip:2002@pbx.test');
+      const [c1, c2] = [(await in1)[0], (await in2)[0]];
+      c1.answer();
+      c2.answer(); // both 200 OKs are on the wire before the node sees either
+      await once(call, 'answered');
+      await waitFor(() => [c1, c2].filter((c) => c.state === 'ended').length === 1, 2000, 'loser hung up');
+      const loser = c1.state === 'ended' ? c1 : c2;
+      const winner = loser === c1 ? c2 : c1;
+      assert.equal(loser.endReason, 'bye');
+      assert.equal(winner.state, 'answered');
+      // The loser's 2xx was ACKed: it stopped retransmitting.
+      assert.equal(loser.retransmitter?.state, 'acked');
+      winner.hangup();
+      await waitFor(() => call.state === 'ended' && node.calls.stats().active === 0, 2000, 'end');
+      assert.equal(node.ports.inUse, 0);
+    } finally {
+      await node.close();
+    }
+  });
+});
+
+describe('media between legs', () => {
+  it('MUST transcode between a PCMU-only caller and a PCMA-only callee', async () => {
+    const node = await startNode();
+    try {
+      const a = await node.phone('2001', { codecs: ['PCMU'] });
+      const b = await node.phone('2002', { codecs: ['PCMA'], incoming: 'manual' });
+      await a.register();
+      await b.register();
+      const incoming = once<[SimCall]>(b, 'incoming');
+      const call = await a.call('sip:2002@pbx.test');
+      const [bCall] = await incoming;
+      const answered = once(call, 'answered');
+      bCall.answer();
+      await answered;
+      assert.equal(call.audio.codec, 'PCMU');
+      assert.equal(bCall.audio.codec, 'PCMA');
+      await Promise.all([call.sendTone(1000, 300), bCall.sendTone(440, 300)]);
+      await waitFor(() => bCall.audio.packetsIn > 5 && call.audio.packetsIn > 5, 2000, 'media');
+      assert.equal(bCall.heardFrequency(FREQS), 1000);
+      assert.equal(call.heardFrequency(FREQS), 440);
+      call.hangup();
+      await waitFor(() => node.calls.stats().active === 0 && node.ports.inUse === 0, 2000, 'end');
+    } finally {
+      await node.close();
+    }
+  });
+});
