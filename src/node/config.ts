@@ -83,7 +83,7 @@ export interface Config {
   registrar: { minExpires: number; maxExpires: number; defaultExpires: number };
   keepalive: { intervalSec: number; maxFailures: number };
   calls: { ringTimeoutSec: number; maxForwards: number };
-  sip: { t1: number; t2: number; t4: number; userAgent: string };
+  sip: { t1: number; t2: number; t4: number; userAgent: string; digestAlgorithms: Array<'SHA-256' | 'MD5'> };
 }
 
 export interface ParseOptions {

@@ -97,7 +97,7 @@ export class PbxNode {
     };
     // NOTE: the nonce secret is per process: after a restart, phones get one fresh
     // challenge (the old nonce no longer verifies), which they answer transparently.
-    const digest = new DigestServer({ realm: this.config.realm, secret: randomBytes(32), clock: this.clock });
+    const digest = new DigestServer({ realm: this.config.realm, secret: randomBytes(32), clock: this.clock, algorithms: this.config.sip.digestAlgorithms });
     const regAuth = digestRegistrarAuth(digest, lookup);
     const domains = [...this.node.domains, ...(this.node.host ? [this.node.host] : []), ...new Set(this.node.sip.map((l) => l.address))];
     this.registrar = new Registrar({
