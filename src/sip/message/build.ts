@@ -22,7 +22,7 @@ import {
   parseVia,
 } from './headers.ts';
 import { reasonPhrase } from './reason.ts';
-import { trimWs } from './scan.ts';
+import { isToken, trimWs } from './scan.ts';
 import { headerLines } from './serializer.ts';
 import type { NameAddr, Params, SipMessage, SipRequest, SipResponse, Uri, Via } from './types.ts';
 
@@ -194,6 +194,7 @@ export function getHeader(msg: SipMessage, name: string): string | undefined {
 export function setHeader(msg: SipMessage, name: string, value: string): void {
   const f = fullName(name);
   if (!f.key) {
+    if (!isToken(f.name)) throw new HeaderValueError(`invalid header name`);
     removeHeader(msg, f.name);
     msg.headers.push({ name: f.name, value });
     return;

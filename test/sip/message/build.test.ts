@@ -112,6 +112,7 @@ describe('header accessors', () => {
     assert.equal(m.expires, undefined);
     assert.throws(() => setHeader(m, 'CSeq', 'nope'), HeaderValueError);
     assert.throws(() => removeHeader(m, 'Call-ID'), HeaderValueError);
+    assert.throws(() => setHeader(m, 'X-Bad: injected\r\nVia', 'x'), HeaderValueError);
   });
 });
 
