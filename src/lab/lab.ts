@@ -28,6 +28,18 @@ export interface NodeCommandContext {
   cert?: LabCert;
 }
 
+/**
+ * Another part of the lab that runs in the lab process (e.g. the simulated
+ * providers of DESIGN.md §6). Started after DNS and before the nodes (nodes
+ * register to providers on start), closed after the nodes.
+ */
+export interface LabService {
+  name: string;
+  start(): Promise<void>;
+  /** Idempotent. */
+  close(): Promise<void>;
+}
+
 export interface RunLabOptions {
   /** State directory (TLS files, logs); default `.lab` relative to cwd. */
   dir?: string;
@@ -43,6 +55,8 @@ export interface RunLabOptions {
   dns?: LabAddress | false;
   /** Dashboard and control API; default 127.0.0.1:8080. */
   dashboard?: LabAddress;
+  /** In-process parts started before the nodes (simulated providers ...). */
+  services?: readonly LabService[];
   /** Generate the self-signed TLS certificate if absent (default true). */
   tls?: boolean;
   startTimeoutMs?: number;
@@ -83,13 +97,14 @@ export async function runLab(opts: RunLabOptions = {}): Promise<LabHandle> {
   let dns: LabDnsServer | undefined;
   let dashboard: LabDashboard | undefined;
   const nodes: NodeProcess[] = [];
+  const started: LabService[] = [];
   let stopping: Promise<void> | undefined;
   let markStopped: () => void = () => {};
   const stopped = new Promise<void>((r) => { markStopped = r; });
 
   const stop = (): Promise<void> => (stopping ??= (async () => {
     await Promise.allSettled(nodes.map((n) => n.dispose()));
-    await Promise.allSettled([dashboard?.close(), dns?.close()]);
+    await Promise.allSettled([dashboard?.close(), dns?.close(), ...started.map((x) => x.close())]);
     markStopped();
   })());
   const onAbort = (): void => { void stop(); };
@@ -104,6 +119,11 @@ export async function runLab(opts: RunLabOptions = {}): Promise<LabHandle> {
     if (dnsAddr) {
       dns = new LabDnsServer({ address: dnsAddr.address, port: dnsAddr.port, zone: labZone(LAB_DNS) });
       await dns.listen();
+    }
+    for (const service of opts.services ?? []) {
+      started.push(service); // closed on failure too: start() may have opened sockets before failing
+      await service.start();
+      out(`lab: ${service.name} up`);
     }
     const ctx: NodeCommandContext = { configPath, dir, cert };
     for (const spec of specs) {

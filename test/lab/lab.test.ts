@@ -150,6 +150,36 @@ describe('lab runner with fake nodes', () => {
     }
   });
 
+  it('MUST start in-process services before the nodes and close them after the nodes', async () => {
+    const dir = tmpDir();
+    const [nl] = await testSpecs(['nl']);
+    const events: string[] = [];
+    const lab = await runLab({
+      dir, tls: false, nodes: [nl], nodeCommand: fakeNodeCommand(), dns: false, dashboard: { address: '127.0.0.1', port: 0 },
+      services: [{ name: 'providers', start: async () => { events.push('providers start'); }, close: async () => { events.push(`providers close (nl ${lab.node('nl').state})`); } }],
+      output: (l) => { if (l.startsWith('lab: node nl up')) events.push('nl up'); },
+    });
+    await lab.stop();
+    assert.deepEqual(events, ['providers start', 'nl up', 'providers close (nl down)']);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('MUST close the services that started when a later part fails', async () => {
+    const dir = tmpDir();
+    const events: string[] = [];
+    const err = await runLab({
+      dir, tls: false, nodes: [], dns: false, dashboard: { address: '127.0.0.1', port: 0 },
+      services: [
+        { name: 'a', start: async () => { events.push('a start'); }, close: async () => { events.push('a close'); } },
+        { name: 'b', start: async () => { throw new Error('b cannot bind'); }, close: async () => { events.push('b close'); } },
+      ],
+      output: () => {},
+    }).then(() => undefined, (e: unknown) => e);
+    assert.match(String(err), /b cannot bind/);
+    assert.deepEqual(events.sort(), ['a close', 'a start', 'b close']);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('MUST fail start-up naming the node and its output tail, and stop the other nodes', async () => {
     const dir = tmpDir();
     const specs = await testSpecs();
