@@ -9,6 +9,12 @@ import { tempDir } from './helpers.ts';
 const tmp = tempDir();
 after(tmp.cleanup);
 const writer = fileURLToPath(new URL('./fixtures/kill-writer.ts', import.meta.url));
+const countWriter = fileURLToPath(new URL('./fixtures/count-writer.ts', import.meta.url));
+
+function run(args: string[]): Promise<number | null> {
+  const child = spawn(process.execPath, ['--import', 'tsx', countWriter, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+  return new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+}
 
 describe('SQLite durability', () => {
   it('MUST keep every committed binding when the writing process is killed with SIGKILL', async () => {
@@ -37,5 +43,18 @@ describe('SQLite durability', () => {
     store.close();
     const cseqs = new Set(rows.map((b) => b.cseq));
     for (let i = 0; i <= saved; i++) assert.ok(cseqs.has(i), `binding ${i} was reported committed but is lost`);
+  });
+
+  it('MUST serialize two processes creating and writing the same file at once without losing a write', async () => {
+    const file = join(tmp.dir, 'shared.sqlite');
+    // Both children open the (new) file at the same instant, racing the migrations too.
+    const startAt = String(Date.now() + 4000);
+    const codes = await Promise.all([run([file, 'a', '3000', startAt]), run([file, 'b', '3000', startAt])]);
+    assert.deepEqual(codes, [0, 0]);
+    const store = SqliteLocationStore.open(file);
+    const contacts = store.all(0).map((b) => b.contact);
+    store.close();
+    assert.equal(contacts.length, 6000);
+    assert.equal(contacts.filter((c) => c.startsWith('<sip:a')).length, 3000);
   });
 });
