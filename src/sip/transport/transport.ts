@@ -12,9 +12,7 @@
  * Nothing thrown by a socket handler or a listener escapes: it becomes a 'fault'.
  */
 import { EventEmitter } from 'node:events';
-import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { connect as tlsConnect, createServer as createTlsServer, type ConnectionOptions } from 'node:tls';
 import { SystemClock, type Clock } from '../clock.ts';
 import { createResponse } from '../message/build.ts';
 import { parseMessage } from '../message/parser.ts';
@@ -23,7 +21,6 @@ import { isSipUri, type Endpoint, type SipRequest, type SipResponse, type Transp
 import {
   canonicalIp,
   defaultPort,
-  endpointKey,
   family,
   hostForm,
   responseDestination,
@@ -33,7 +30,7 @@ import {
 } from './address.ts';
 import { TransportError } from './errors.ts';
 import type { Frame, FrameFault } from './framer.ts';
-import { StreamConnection, type ConnectionHandler } from './stream.ts';
+import type { StreamConnection } from './stream.ts';
 import type { InboundContext, TransportEvents, TransportLayer } from './types.ts';
 import { UdpListener } from './udp.ts';
 
@@ -47,13 +44,9 @@ export interface ListenConfig {
   advertise?: string;
 }
 
-export interface TlsConfig {
-  cert: string | Buffer;
-  key: string | Buffer;
-  ca?: string | Buffer | Array<string | Buffer>;
-  /** Verify the peer's certificate on outbound connections (default true, RFC 5922 §7.2). */
-  rejectUnauthorized?: boolean;
-}
+import { StreamPool, type TlsConfig } from './pool.ts';
+
+export type { TlsConfig };
 
 export interface SipTransportConfig {
   listen: ListenConfig[];
@@ -92,13 +85,6 @@ export interface SipTransportEvents extends TransportEvents {
   connectionClosed(info: { connectionId: string; remote: Endpoint; local: Endpoint }): void;
 }
 
-interface StreamListener {
-  transport: 'tcp' | 'tls';
-  server: Server;
-  local: Endpoint;
-  advertise?: string;
-}
-
 const WILDCARDS = new Set(['0.0.0.0', '::']);
 const UNFRAMEABLE: Record<FrameFault, [number, string]> = {
   'missing-content-length': [400, 'Missing Content-Length'],
@@ -110,32 +96,30 @@ const CRLF = Buffer.from('\r\n');
 export class SipTransport implements TransportLayer {
   private readonly emitter = new EventEmitter();
   private readonly clock: Clock;
-  private readonly idleTimeoutMs: number;
-  private readonly connectTimeoutMs: number;
   private readonly maxMessageSize: number;
   private readonly mtu: number;
   private readonly udp: Array<{ listener: UdpListener; advertise?: string }> = [];
-  private readonly streams: StreamListener[] = [];
-  private readonly connections = new Map<string, StreamConnection>();
-  /** Connection reuse: the newest live connection per remote transport+address+port. */
-  private readonly byRemote = new Map<string, StreamConnection>();
+  private readonly pool: StreamPool;
   /** Every sent-by we inserted, for the §18.1.2 response check. */
   private readonly sentBys = new Set<string>();
-  private nextConnection = 1;
   private started = false;
   private closing: Promise<void> | undefined;
-  private readonly handler: ConnectionHandler = {
-    onFrame: (conn, frame) => this.onFrame(conn, frame),
-    onClose: (conn) => this.onConnectionClose(conn),
-  };
 
   constructor(private readonly config: SipTransportConfig) {
     this.clock = config.clock ?? new SystemClock();
-    this.idleTimeoutMs = config.idleTimeoutMs ?? 600_000;
-    this.connectTimeoutMs = config.connectTimeoutMs ?? 10_000;
     this.maxMessageSize = config.maxMessageSize ?? 65_535;
     this.mtu = config.mtu ?? 1300;
     this.emitter.setMaxListeners(0);
+    this.pool = new StreamPool({
+      clock: this.clock,
+      idleTimeoutMs: config.idleTimeoutMs ?? 600_000,
+      connectTimeoutMs: config.connectTimeoutMs ?? 10_000,
+      maxMessageSize: this.maxMessageSize,
+      maxConnections: config.maxConnections ?? 1024,
+      tls: config.tls,
+      handler: { onFrame: (conn, frame) => this.onFrame(conn, frame), onClose: (conn) => this.onConnectionClose(conn) },
+      onFault: (err) => this.fault(err, {}),
+    });
   }
 
   on<E extends keyof SipTransportEvents>(event: E, listener: SipTransportEvents[E]): this {
@@ -163,7 +147,7 @@ export class SipTransport implements TransportLayer {
           );
           this.udp.push({ listener, advertise: l.advertise });
         } else {
-          this.streams.push(await this.listenStream(l.transport, l.address, l.port, l.advertise));
+          await this.pool.listen(l.transport, l.address, l.port, l.advertise);
         }
       }
     } catch (err) {
@@ -174,7 +158,7 @@ export class SipTransport implements TransportLayer {
 
   /** Bound endpoints, with the actual ports (port 0 resolved). */
   listening(): Endpoint[] {
-    return [...this.udp.map((u) => ({ ...u.listener.local })), ...this.streams.map((s) => ({ ...s.local }))];
+    return [...this.udp.map((u) => ({ ...u.listener.local })), ...this.pool.listeners.map((s) => ({ ...s.local }))];
   }
 
   /**
@@ -183,7 +167,7 @@ export class SipTransport implements TransportLayer {
    * the bound address. listening() gives the raw bound endpoints.
    */
   localEndpoint(transport: TransportName, fam?: 4 | 6): Endpoint | undefined {
-    const all = [...this.udp.map((u) => ({ local: u.listener.local, advertise: u.advertise })), ...this.streams];
+    const all = [...this.udp.map((u) => ({ local: u.listener.local, advertise: u.advertise })), ...this.pool.listeners];
     const hit = all.find((l) => l.local.transport === transport && (fam === undefined || family(l.local.address) === fam));
     if (!hit) return undefined;
     const host = this.viaHost(hit.advertise, hit.local);
@@ -196,7 +180,7 @@ export class SipTransport implements TransportLayer {
 
   /** Live stream connection ids (for diagnostics and tests). */
   connectionIds(): string[] {
-    return [...this.connections.keys()];
+    return this.pool.ids();
   }
 
   // ---------------------------------------------------------------- sending
@@ -215,7 +199,7 @@ export class SipTransport implements TransportLayer {
     if (!via.params.has('rport')) via.params.set('rport', null);
     let data = serializeMessage(req);
     // §18.1.1: within 200 bytes of the path MTU → a congestion-controlled transport.
-    if (data.length > this.mtu - 200 && this.streamListener('tcp', fam)) {
+    if (data.length > this.mtu - 200 && this.pool.listener('tcp', fam)) {
       try {
         return await this.sendOnStream(req, via, { ...target, transport: 'tcp' });
       } catch (err) {
@@ -239,7 +223,7 @@ export class SipTransport implements TransportLayer {
 
     if (transport !== 'udp') {
       // §18.2.2: over the connection the request came in on, if it is still open …
-      const conn = (to.connectionId ? this.connections.get(to.connectionId) : undefined) ?? this.byRemote.get(endpointKey(to.source));
+      const conn = this.pool.get(to.connectionId) ?? this.pool.toRemote(to.source);
       if (conn && conn.state === 'open') {
         await conn.write(data);
         this.trace('out', conn.remote, conn.local, data);
@@ -248,7 +232,7 @@ export class SipTransport implements TransportLayer {
       // … else a new connection to received (or sent-by) and the sent-by port.
       const dest = responseDestination(via, transport);
       if (!dest.address) throw new TransportError('unroutable', `response Via host ${via.host} needs DNS (RFC 3263 §5)`);
-      const c = await this.connection({ transport, address: dest.address, port: dest.port }, undefined);
+      const c = await this.pool.connect({ transport, address: dest.address, port: dest.port }, undefined, this.sourceAddress(transport, family(dest.address) || 4));
       await c.write(data);
       this.trace('out', c.remote, c.local, data);
       return;
@@ -274,8 +258,7 @@ export class SipTransport implements TransportLayer {
   async sendKeepAlive(ctx: InboundContext): Promise<void> {
     this.assertOpen();
     if (ctx.source.transport !== 'udp') {
-      const conn =
-        (ctx.connectionId ? this.connections.get(ctx.connectionId) : undefined) ?? this.byRemote.get(endpointKey(ctx.source));
+      const conn = this.pool.get(ctx.connectionId) ?? this.pool.toRemote(ctx.source);
       if (!conn || conn.state === 'closed') throw new TransportError('connection-closed', 'no live connection for keep-alive');
       await conn.ready();
       await conn.ping();
@@ -297,8 +280,9 @@ export class SipTransport implements TransportLayer {
     const transport = target.transport as 'tcp' | 'tls';
     // RFC 5922 §7.2: a TLS peer is checked against the domain of the request target.
     const servername = isSipUri(req.uri) && family(req.uri.host) === 0 ? req.uri.host : undefined;
-    const conn = await this.connection(target, servername);
-    const listener = this.streamListener(transport, family(target.address));
+    const fam = family(target.address);
+    const conn = await this.pool.connect(target, servername, fam ? this.sourceAddress(transport, fam) : undefined);
+    const listener = this.pool.listener(transport, fam);
     // §18.1.1: sent-by names where responses go if this connection is gone: our listener.
     if (listener) this.rewriteVia(via, transport, this.viaHost(listener.advertise, listener.local), listener.local.port);
     else this.rewriteVia(via, transport, conn.local.address, conn.local.port);
@@ -306,114 +290,6 @@ export class SipTransport implements TransportLayer {
     await conn.write(data);
     this.trace('out', conn.remote, conn.local, data);
     return { source: { ...conn.remote }, local: { ...conn.local }, connectionId: conn.id };
-  }
-
-  /** An open connection to `target`, reusing a live one (§18.1.1 connection reuse). */
-  private async connection(target: Endpoint, servername: string | undefined): Promise<StreamConnection> {
-    const key = endpointKey(target);
-    const existing = this.byRemote.get(key);
-    if (existing && existing.state !== 'closed') {
-      await existing.ready();
-      return existing;
-    }
-    const transport = target.transport as 'tcp' | 'tls';
-    const fam = family(target.address);
-    if (fam === 0) throw new TransportError('connect-failed', `not an IP address: ${target.address}`);
-    const localAddress = this.sourceAddress(transport, fam);
-    let socket: Socket;
-    try {
-      if (transport === 'tls') {
-        const tls = this.config.tls;
-        // localAddress is passed through to net.connect (missing from @types/node's ConnectionOptions).
-        const options: ConnectionOptions & { localAddress?: string } = {
-          host: target.address,
-          port: target.port,
-          localAddress,
-          servername,
-          ca: tls?.ca,
-          cert: tls?.cert,
-          key: tls?.key,
-          rejectUnauthorized: tls?.rejectUnauthorized ?? true,
-        };
-        socket = tlsConnect(options);
-      } else {
-        socket = netConnect({ host: target.address, port: target.port, localAddress });
-      }
-    } catch (err) {
-      throw new TransportError('connect-failed', `connect to ${target.address}:${target.port}: ${(err as Error).message}`, { cause: err });
-    }
-    const conn = this.adopt(transport, socket, { transport, address: canonicalIp(target.address), port: target.port }, true);
-    try {
-      await conn.ready();
-    } catch (err) {
-      const reason = err instanceof TransportError && err.reason === 'connect-timeout' ? 'connect-timeout' : 'connect-failed';
-      throw new TransportError(reason, `connect to ${target.transport}:${target.address}:${target.port} failed`, { cause: err });
-    }
-    return conn;
-  }
-
-  private adopt(transport: 'tcp' | 'tls', socket: Socket, remote: Endpoint, connecting: boolean): StreamConnection {
-    const conn = new StreamConnection({
-      id: `${transport}-${this.nextConnection++}`,
-      transport,
-      socket,
-      remote,
-      connecting,
-      clock: this.clock,
-      idleTimeoutMs: this.idleTimeoutMs,
-      connectTimeoutMs: this.connectTimeoutMs,
-      maxMessageSize: this.maxMessageSize,
-      handler: this.handler,
-    });
-    if (conn.state !== 'closed') {
-      this.connections.set(conn.id, conn);
-      this.byRemote.set(endpointKey(remote), conn);
-    }
-    return conn;
-  }
-
-  private listenStream(transport: 'tcp' | 'tls', address: string, port: number, advertise?: string): Promise<StreamListener> {
-    const fam = family(address);
-    if (fam === 0) return Promise.reject(new TransportError('listen-failed', `not an IP address: ${address}`));
-    let server: Server;
-    if (transport === 'tls') {
-      const tls = this.config.tls;
-      if (!tls) return Promise.reject(new TransportError('listen-failed', 'tls listener without tls cert/key'));
-      const s = createTlsServer({ cert: tls.cert, key: tls.key, ca: tls.ca }, (socket) => this.accept('tls', socket));
-      s.on('tlsClientError', (err) => this.fault(new TransportError('bad-message', `tls handshake: ${err.message}`, { cause: err }), {}));
-      server = s;
-    } else {
-      server = createServer((socket) => this.accept('tcp', socket));
-    }
-    server.maxConnections = this.config.maxConnections ?? 1024;
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => {
-        server.close();
-        reject(new TransportError('listen-failed', `${transport} listen ${address}:${port}: ${err.message}`, { cause: err }));
-      };
-      server.once('error', onError);
-      server.listen({ host: address, port, ipv6Only: fam === 6, exclusive: true }, () => {
-        server.off('error', onError);
-        server.on('error', (err) => this.fault(new TransportError('listen-failed', err.message, { cause: err }), {}));
-        const a = server.address();
-        const bound = typeof a === 'object' && a ? a.port : port;
-        resolve({ transport, server, local: { transport, address, port: bound }, advertise });
-      });
-    });
-  }
-
-  private accept(transport: 'tcp' | 'tls', socket: Socket): void {
-    try {
-      if (this.closing || !socket.remoteAddress || socket.remotePort === undefined) {
-        socket.destroy();
-        return;
-      }
-      const remote: Endpoint = { transport, address: canonicalIp(socket.remoteAddress), port: socket.remotePort };
-      this.adopt(transport, socket, remote, false);
-    } catch (err) {
-      socket.destroy();
-      this.fault(new TransportError('connect-failed', `accept: ${(err as Error).message}`, { cause: err }), {});
-    }
   }
 
   private onFrame(conn: StreamConnection, frame: Frame): void {
@@ -451,9 +327,6 @@ export class SipTransport implements TransportLayer {
   }
 
   private onConnectionClose(conn: StreamConnection): void {
-    this.connections.delete(conn.id);
-    const key = endpointKey(conn.remote);
-    if (this.byRemote.get(key) === conn) this.byRemote.delete(key);
     this.emit('connectionClosed', { connectionId: conn.id, remote: { ...conn.remote }, local: { ...conn.local } });
   }
 
@@ -521,12 +394,8 @@ export class SipTransport implements TransportLayer {
 
   /** Local address to connect from, so peers see the address our Via names. */
   private sourceAddress(transport: 'tcp' | 'tls', fam: 4 | 6): string | undefined {
-    const candidates = [this.streamListener(transport, fam)?.local, this.pickUdp(fam)?.listener.local];
+    const candidates = [this.pool.listener(transport, fam)?.local, this.pickUdp(fam)?.listener.local];
     return candidates.find((e) => e && !WILDCARDS.has(e.address))?.address;
-  }
-
-  private streamListener(transport: 'tcp' | 'tls', fam: 4 | 6 | 0): StreamListener | undefined {
-    return this.streams.find((s) => s.transport === transport && family(s.local.address) === fam);
   }
 
   private pickUdp(fam: 4 | 6 | 0): { listener: UdpListener; advertise?: string } | undefined {
@@ -570,17 +439,7 @@ export class SipTransport implements TransportLayer {
   }
 
   private async shutdown(): Promise<void> {
-    for (const conn of [...this.connections.values()]) conn.close();
-    this.connections.clear();
-    this.byRemote.clear();
-    const servers = this.streams.splice(0).map(
-      (s) =>
-        new Promise<void>((resolve) => {
-          s.server.close(() => resolve());
-        }),
-    );
-    const sockets = this.udp.splice(0).map((u) => u.listener.close());
-    await Promise.all([...servers, ...sockets]);
+    await Promise.all([this.pool.close(), ...this.udp.splice(0).map((u) => u.listener.close())]);
   }
 }
 
