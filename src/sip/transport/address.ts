@@ -26,8 +26,13 @@ export function canonicalIp(host: string): string {
   if (fam === 6) {
     const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a);
     if (mapped) return mapped[1];
-    // The WHATWG URL parser compresses IPv6 per RFC 5952.
-    return new URL(`http://[${a}]/`).hostname.slice(1, -1);
+    // The WHATWG URL parser compresses IPv6 per RFC 5952; it refuses zone ids
+    // ("fe80::1%eth0"), which are then kept as written.
+    try {
+      return new URL(`http://[${a}]/`).hostname.slice(1, -1);
+    } catch {
+      return a;
+    }
   }
   return a;
 }
@@ -75,7 +80,7 @@ export function responseDestination(via: Via, transport: TransportName): { addre
   const rport = via.params.get('rport');
   const host = maddr ?? received ?? via.host;
   let port = via.port ?? defaultPort(transport);
-  if (!maddr && transport === 'udp' && rport && /^\d+$/.test(rport)) port = Number(rport);
+  if (!maddr && transport === 'udp' && rport && /^\d{1,5}$/.test(rport) && Number(rport) > 0 && Number(rport) < 65536) port = Number(rport);
   const address = unbracket(host);
   return { address: family(address) ? canonicalIp(address) : undefined, port };
 }

@@ -333,8 +333,12 @@ export class SipTransport implements TransportLayer {
   // ---------------------------------------------------------------- inbound
 
   private onDatagram(data: Buffer, from: Endpoint, listener: UdpListener): void {
-    const source: Endpoint = { transport: 'udp', address: canonicalIp(from.address), port: from.port };
-    this.receive(data, { source, local: { ...listener.local } });
+    try {
+      const source: Endpoint = { transport: 'udp', address: canonicalIp(from.address), port: from.port };
+      this.receive(data, { source, local: { ...listener.local } });
+    } catch (err) {
+      this.fault(asTransportError(err), { remote: from, local: listener.local });
+    }
   }
 
   /** Parses and dispatches one message. Never throws (hostile input, throwing listeners). */

@@ -68,6 +68,7 @@ describe('Address helpers', () => {
     assert.equal(canonicalIp('[2001:DB8:0:0:0:0:0:1]'), '2001:db8::1');
     assert.equal(canonicalIp('::ffff:10.1.2.3'), '10.1.2.3');
     assert.equal(canonicalIp('Phone.Example'), 'phone.example');
+    assert.equal(canonicalIp('fe80::1%eth0'), 'fe80::1%eth0', 'zone ids never throw');
     assert.equal(endpointKey({ transport: 'tcp', address: '0::1', port: 5060 }), endpointKey({ transport: 'tcp', address: '::1', port: 5060 }));
     assert.equal(hostForm('::1'), '[::1]');
     assert.equal(hostForm('127.0.0.1'), '127.0.0.1');
