@@ -29,8 +29,8 @@ export interface BaresipOptions {
   user: string;
   password: string;
   domain: string;
-  /** Outbound proxy, e.g. `sip:127.0.0.60:16000;transport=udp`. */
-  outbound: string;
+  /** Outbound proxy, e.g. `sip:127.0.0.60:16000;transport=udp`; none: no registration, direct calls only. */
+  outbound?: string;
   /** Tone played as the microphone (Hz); silence when undefined. */
   toneHz?: number;
   /** Length of the source WAV; baresip closes the call when it ends. Default 60 s. */
@@ -171,8 +171,8 @@ export class Baresip {
     ].join('\n');
     writeFileSync(join(this.dir, 'config'), config);
     const account = `<sip:${o.user}@${o.domain};transport=udp>;auth_user=${o.user};auth_pass=${o.password};` +
-      `answermode=${o.answerMode ?? 'manual'};regint=${o.regint ?? 600};audio_codecs=PCMU,PCMA;` +
-      `outbound="${o.outbound}"\n`;
+      `answermode=${o.answerMode ?? 'manual'};regint=${o.outbound ? (o.regint ?? 600) : 0};audio_codecs=PCMU,PCMA` +
+      (o.outbound ? `;outbound="${o.outbound}"` : '') + '\n';
     writeFileSync(join(this.dir, 'accounts'), account);
     writeFileSync(join(this.dir, 'contacts'), '');
   }
