@@ -27,6 +27,7 @@ describe('serializeMessage (RFC 3261 §7)', () => {
   it('MUST NOT let CR or LF in a value start a new header line', () => {
     const m = parsed(TYPICAL[2]);
     m.headers.push({ name: 'Subject', value: 'a\r\nVia: SIP/2.0/UDP evil' });
+    assert.ok(m.kind === 'response');
     m.reason = 'OK\r\nX: y';
     m.from.displayName = 'Eve\r\nInjected: 1';
     const r = parseMessage(serializeMessage(m));
