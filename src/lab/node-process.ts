@@ -188,7 +188,12 @@ export class NodeProcess {
     this.cancelled = false;
     this.transition('starting');
     this.tail.length = 0;
-    if (this.opts.logFile && !this.log) this.log = createWriteStream(this.opts.logFile, { flags: 'a' });
+    if (this.opts.logFile && !this.log) {
+      const log = createWriteStream(this.opts.logFile, { flags: 'a' });
+      // A log that cannot be written must not take the lab down: keep the tail only.
+      log.on('error', () => { if (this.log === log) this.log = undefined; });
+      this.log = log;
+    }
     const { command, args, env, cwd } = this.opts.command;
     const child = spawn(command, args, {
       cwd, stdio: ['pipe', 'pipe', 'pipe'],

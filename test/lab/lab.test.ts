@@ -196,6 +196,18 @@ describe('lab runner with fake nodes', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('MUST report a node command that cannot be spawned, and survive an unwritable log directory', async () => {
+    const { NodeProcess } = await import('../../src/lab/node-process.ts');
+    const [nl] = await testSpecs(['nl']);
+    const n = new NodeProcess({ spec: nl, command: { command: '/nonexistent/spacephone', args: [] }, logFile: '/nonexistent/dir/nl.log' });
+    const err = await n.start().then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof LabNodeStartError, String(err));
+    assert.match(err.message, /node nl could not be spawned: .*ENOENT/);
+    assert.equal(n.state, 'failed');
+    await n.dispose();
+    assert.equal(n.state, 'down');
+  });
+
   it('MUST give up on a node whose health endpoint never answers, within the start timeout', async () => {
     const dir = tmpDir();
     const [nl] = await testSpecs(['nl']);
