@@ -139,6 +139,22 @@ describe('TCP framing and keep-alive (RFC 3261 §18.3, RFC 5626 §4.4.1)', () =>
     }
   });
 
+  it('MUST answer 400 and close on conflicting Content-Length values (no request smuggling)', async () => {
+    const { t, requests, port } = await server();
+    const s = await tcpPeer(port);
+    const rx = collect(s);
+    try {
+      const smuggled = rawRequest('SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKdup', { body: 'abc' }).replace('Content-Length: 3\r\n', 'Content-Length: 3\r\nl: 0\r\n');
+      s.write(smuggled + rawRequest('SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKhidden', { callId: 'hidden' }));
+      await rx.closed;
+      assert.match(rx.text(), /^SIP\/2\.0 400 Bad Content-Length/);
+      assert.equal(requests.length, 0, 'neither the request nor what follows it is delivered');
+    } finally {
+      s.destroy();
+      await t.close();
+    }
+  });
+
   it('MUST answer 413 and close the connection when a message exceeds maxMessageSize', async () => {
     const { t, requests, port } = await server({ maxMessageSize: 1000 });
     const s = await tcpPeer(port);
