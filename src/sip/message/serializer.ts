@@ -49,7 +49,7 @@ export function serializeContentType(c: ContentType): string {
 /** Start line + typed headers + raw headers (without Content-Length), as header lines. */
 export function headerLines(msg: SipMessage): string[] {
   const lines: string[] = [];
-  lines.push(msg.kind === 'request' ? `${msg.method} ${serializeUri(msg.uri)} SIP/2.0` : `SIP/2.0 ${msg.status} ${clean(msg.reason)}`);
+  lines.push(msg.kind === 'request' ? clean(`${msg.method} ${serializeUri(msg.uri)} SIP/2.0`) : `SIP/2.0 ${msg.status} ${clean(msg.reason)}`);
   for (const v of msg.via) lines.push('Via: ' + serializeVia(v));
   if (msg.maxForwards !== undefined) lines.push(`Max-Forwards: ${msg.maxForwards}`);
   for (const r of msg.route) lines.push('Route: ' + serializeNameAddr(r));
