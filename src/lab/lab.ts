@@ -15,6 +15,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLabDashboard, type LabDashboard } from './dashboard.ts';
 import { LabDnsServer } from './dns-server.ts';
+import type { DnsZone } from './dns-zone.ts';
 import { LabUnknownNodeError } from './errors.ts';
 import { NodeProcess, type NodeCommand } from './node-process.ts';
 import { ensureLabCert, type LabCert } from './tls.ts';
@@ -53,6 +54,8 @@ export interface RunLabOptions {
   nodeCommand?: (node: LabNodeSpec, ctx: NodeCommandContext) => NodeCommand;
   /** Lab DNS listen address; false runs no DNS server. Default 127.0.0.10:5353. */
   dns?: LabAddress | false;
+  /** Zone the lab DNS serves; default labZone() (the contract addresses). */
+  zone?: DnsZone;
   /** Dashboard and control API; default 127.0.0.1:8080. */
   dashboard?: LabAddress;
   /** In-process parts started before the nodes (simulated providers ...). */
@@ -117,7 +120,7 @@ export async function runLab(opts: RunLabOptions = {}): Promise<LabHandle> {
 
     const dnsAddr = opts.dns === undefined ? LAB_DNS : opts.dns;
     if (dnsAddr) {
-      dns = new LabDnsServer({ address: dnsAddr.address, port: dnsAddr.port, zone: labZone(LAB_DNS) });
+      dns = new LabDnsServer({ address: dnsAddr.address, port: dnsAddr.port, zone: opts.zone ?? labZone(dnsAddr) });
       await dns.listen();
     }
     for (const service of opts.services ?? []) {

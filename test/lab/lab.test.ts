@@ -49,6 +49,8 @@ describe('lab runner with fake nodes', () => {
       assert.ok(lab.dns);
       const a = await udpQuery(lab.dns.address, lab.dns.port, 'de.lab.spacephone.test', 'A');
       assert.equal(rdata(a.answers?.[0]), '127.0.0.12');
+      const ns = await udpQuery(lab.dns.address, lab.dns.port, 'ns.lab.spacephone.test', 'A');
+      assert.equal(rdata(ns.answers?.[0]), '127.0.0.1', 'the zone names the DNS server where it really listens');
 
       // Dashboard shows each node's registrations (fetched from the node's admin API).
       const ov = (await (await fetch(`${url}/api/overview`)).json()) as { nodes: Array<{ name: string; registrations: unknown[] }> };
