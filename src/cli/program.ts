@@ -13,7 +13,8 @@ export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_CONFIG = 2;
 
-export function buildProgram(): Command {
+/** `result.code` is set by commands that finish with a non-zero code without throwing. */
+export function buildProgram(result: { code: number } = { code: EXIT_OK }): Command {
   const program = new Command('spacephone')
     .description('Multi-node SIP telephony system (PBX federation)')
     .showHelpAfterError()
@@ -46,14 +47,12 @@ export function buildProgram(): Command {
 
   program
     .command('lab')
-    .description('run the whole lab federation on loopback (DESIGN.md §6)')
-    .option('--dir <dir>', 'state directory (databases, TLS files)', '.lab')
+    .description('run the whole lab federation on loopback until Ctrl-C (DESIGN.md §6)')
+    .option('--dir <dir>', 'state directory (TLS files, logs)', '.lab')
     .action(async (opts: { dir: string }) => {
-      // Held in a variable so typecheck passes before src/lab/lab.ts exists.
-      const labModule = '../lab/lab.ts';
-      const mod = (await import(labModule)) as { runLab?: (o: { dir?: string }) => Promise<void> };
-      if (typeof mod.runLab !== 'function') throw new Error(`${labModule} does not export runLab()`);
-      await mod.runLab({ dir: opts.dir });
+      // Loaded on demand: the lab pulls in the dashboard and simulators.
+      const { runLabCli } = await import('../lab/cli.ts');
+      result.code = await runLabCli({ dir: opts.dir });
     });
 
   program
@@ -79,9 +78,10 @@ class UsageError extends SpacephoneError {
 
 /** Runs the CLI and returns the exit code (never throws). */
 export async function main(argv: readonly string[]): Promise<number> {
+  const result = { code: EXIT_OK };
   try {
-    await buildProgram().parseAsync([...argv], { from: 'user' });
-    return EXIT_OK;
+    await buildProgram(result).parseAsync([...argv], { from: 'user' });
+    return result.code;
   } catch (err) {
     if (err instanceof CommanderError) {
       // Help and version output exit 0; commander already printed usage errors.

@@ -109,6 +109,8 @@ export const configSchema = z
     realm: z.string().min(1).optional(),
     /** Directory relative paths resolve against; itself relative to the config file's directory. */
     baseDir: z.string().min(1).default('.'),
+    /** When this environment variable is set (non-empty), its value replaces baseDir (absolute, or relative to cwd). */
+    baseDirEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
     nodes: z.record(z.string().regex(NODE_NAME, 'node names are lower-case letters, digits and -'), nodeSchema),
     extensions: z.record(z.string().regex(EXTENSION, 'extension must be a SIP user part (letters, digits, . _ + -)'), extensionSchema).default({}),
     registrar: registrarSchema.prefault({}),

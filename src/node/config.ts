@@ -89,7 +89,7 @@ export interface Config {
 export interface ParseOptions {
   /** Directory of the config file (default: dirname of sourceName, from cwd). */
   configDir?: string;
-  /** Overrides the file's `baseDir` (absolute, or relative to cwd). */
+  /** Overrides the file's `baseDir` and `baseDirEnv` (absolute, or relative to cwd). */
   baseDir?: string;
   /** Environment for passwordEnv (default: process.env). */
   env?: Readonly<Record<string, string | undefined>>;
@@ -136,9 +136,13 @@ export function parseConfig(text: string, sourceName: string, options: ParseOpti
 
   const raw = parsed.data;
   const configDir = options.configDir ?? dirname(resolve(sourceName));
-  const baseDir = options.baseDir !== undefined ? resolve(options.baseDir) : resolve(configDir, raw.baseDir);
-  const realm = raw.realm ?? raw.domain;
   const env = options.env ?? process.env;
+  const fromEnv = raw.baseDirEnv !== undefined ? env[raw.baseDirEnv] : undefined;
+  const baseDir =
+    options.baseDir !== undefined ? resolve(options.baseDir)
+    : fromEnv !== undefined && fromEnv !== '' ? resolve(fromEnv)
+    : resolve(configDir, raw.baseDir);
+  const realm = raw.realm ?? raw.domain;
 
   const issues: ConfigIssue[] = [];
   const extensions: Record<string, ExtensionConfig> = {};

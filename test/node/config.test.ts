@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ConfigError, computeHa1, extensionsOf, loadConfig, nodeConfig, parseConfig, redact, type Config } from '../../src/node/config.ts';
 
 /** A minimal valid config; tests splice broken lines into it. Line numbers matter. */
@@ -190,9 +191,26 @@ describe('config secrets', () => {
   });
 });
 
+describe('config paths', () => {
+  it('MUST resolve relative paths against baseDir, relative to the config directory, unless baseDirEnv is set', () => {
+    const yaml = text([...BASE, 'baseDir: ../state', 'baseDirEnv: SP_STATE']);
+    assert.equal(parseConfig(yaml, 'x.yaml', { configDir: '/etc/sp', env: {} }).nodes.nl.database, '/etc/state/nl.sqlite');
+    assert.equal(parseConfig(yaml, 'x.yaml', { configDir: '/etc/sp', env: { SP_STATE: '' } }).nodes.nl.database, '/etc/state/nl.sqlite');
+    assert.equal(parseConfig(yaml, 'x.yaml', { configDir: '/etc/sp', env: { SP_STATE: '/var/lib/sp' } }).nodes.nl.database, '/var/lib/sp/nl.sqlite');
+    assert.equal(parseConfig(yaml, 'x.yaml', { configDir: '/etc/sp', env: { SP_STATE: '/var/lib/sp' }, baseDir: '/opt' }).baseDir, '/opt');
+  });
+});
+
 describe('lab.yaml', () => {
+  it('MUST put databases and TLS files in the lab directory the runner passes (SPACEPHONE_LAB_DIR)', () => {
+    const c = loadConfig(new URL('../../src/lab/lab.yaml', import.meta.url).pathname, { env: { SPACEPHONE_LAB_DIR: '/tmp/my-lab' } });
+    assert.equal(c.nodes.de.database, '/tmp/my-lab/de.sqlite');
+    assert.deepEqual(c.nodes.nl.tls, { certFile: '/tmp/my-lab/tls/lab-cert.pem', keyFile: '/tmp/my-lab/tls/lab-key.pem' });
+  });
+
   it('MUST validate and match the lab contract of DESIGN.md §6', () => {
-    const c = loadConfig(new URL('../../src/lab/lab.yaml', import.meta.url).pathname);
+    const c = loadConfig(new URL('../../src/lab/lab.yaml', import.meta.url).pathname, { env: {} });
+    assert.equal(c.baseDir, fileURLToPath(new URL('../../.lab', import.meta.url)), 'default lab dir: .lab in the repository root');
     assert.deepEqual(Object.keys(c.nodes), ['nl', 'de', 'space']);
     const ips = { nl: '127.0.0.11', de: '127.0.0.12', space: '127.0.0.13' } as const;
     for (const [name, ip] of Object.entries(ips)) {
