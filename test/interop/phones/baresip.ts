@@ -307,6 +307,16 @@ export class Baresip {
       .map((f) => ({ file: f, audio: readWav(readFileSync(join(this.recordDir, f))) }));
   }
 
+  /** SIGKILL: the phone vanishes without unregistering (its binding must expire). */
+  kill9(): Promise<void> {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      proc.once('exit', () => resolve());
+      proc.kill('SIGKILL');
+    });
+  }
+
   /** `quit` (unregisters), then SIGKILL if still running; removes the temp dir. Idempotent. */
   async close(opts: { keepDir?: boolean } = {}): Promise<void> {
     if (this.closed) return;
