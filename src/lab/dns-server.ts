@@ -169,6 +169,8 @@ export class LabDnsServer {
       const questions = q.questions ?? [];
       const question = questions[0];
       if (questions.length !== 1 || !question) return headerOnly(query, 'FORMERR');
+      // Zone transfers are not offered (RFC 5936 §4.2: refusing is allowed).
+      if (question.type === 'AXFR' || question.type === 'IXFR') return headerOnly(query, 'REFUSED');
       const opt = (q.additionals ?? []).find((a): a is OptAnswer => a.type === 'OPT');
       const limit = transport === 'tcp' ? 65535 : opt ? Math.max(UDP_LIMIT, Math.min(opt.udpPayloadSize, 65535)) : UDP_LIMIT;
       const result = this.zone.lookup(question);

@@ -96,6 +96,12 @@ describe('LabDnsServer (lab zone)', () => {
     }
   });
 
+  it('MUST refuse zone transfers (AXFR) over TCP', async () => {
+    const r = await tcpQuery(ADDR, server.port, 'lab.spacephone.test', 'AXFR');
+    assert.equal(r.rcode, 'REFUSED');
+    assert.equal(r.answers?.length ?? 0, 0);
+  });
+
   it('MUST answer several pipelined queries on one TCP connection, even when split mid-frame', async () => {
     const all = Buffer.concat([frame(queryPacket('nl.lab.spacephone.test', 'A')), frame(queryPacket('de.lab.spacephone.test', 'A'))]);
     const parts = [all.subarray(0, 1), all.subarray(1, 20), all.subarray(20)];
