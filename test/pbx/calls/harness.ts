@@ -4,7 +4,7 @@
  * on other 127.0.0.x addresses. Small T1 so transaction timers run out quickly.
  */
 import { randomInt } from 'node:crypto';
-import { SystemClock } from '../../../src/sip/clock.ts';
+import { SystemClock, type Clock } from '../../../src/sip/clock.ts';
 import { DigestServer } from '../../../src/sip/auth/digest-server.ts';
 import { ha1 } from '../../../src/sip/auth/digest.ts';
 import { createResponse } from '../../../src/sip/message/build.ts';
@@ -22,7 +22,7 @@ import type { NewCdr } from '../../../src/store/cdr-store.ts';
 
 export const DOMAIN = 'pbx.test';
 export const TIMERS = { T1: 20, T2: 160, T4: 200 };
-export const EXTENSIONS: Record<string, string> = { '2001': 'Alice', '2002': 'Bob', '2003': 'Carol', '2004': 'Dave' };
+export const EXTENSIONS: Record<string, string> = { '2001': 'Alice', '2002': 'Bob', '2003': 'Carol', '2004': 'Dave', '2005': 'Eve' };
 
 /** A random even RTP range of `size` ports (parallel test files must not clash). */
 export function rtpRange(size = 400): { min: number; max: number } {
@@ -44,8 +44,8 @@ export interface TestNode {
 
 let phoneAddr = 2;
 
-export async function startNode(over: Partial<CallManagerDeps> = {}): Promise<TestNode> {
-  const clock = new SystemClock();
+/** `clock`: the node's clock (transactions, 2xx retransmission, ring timer); phones always run in real time. */
+export async function startNode(over: Partial<CallManagerDeps> = {}, clock: Clock = new SystemClock()): Promise<TestNode> {
   const transport = new SipTransport({ listen: [{ transport: 'udp', address: '127.0.0.1', port: 0 }] });
   await transport.start();
   const endpoint = transport.localEndpoint('udp');
