@@ -9,6 +9,8 @@ import { TransportError } from './errors.ts';
 
 export type DatagramHandler = (data: Buffer, from: Endpoint, listener: UdpListener) => void;
 
+const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
+
 export class UdpListener {
   private closed = false;
 
@@ -32,6 +34,15 @@ export class UdpListener {
       socket.bind({ address, port, exclusive: true }, () => {
         socket.off('error', onBindError);
         const a = socket.address();
+        // Bursts (a provider forking, a registration storm after an outage) overflow the
+        // kernel's default ~200 KiB receive queue; every drop costs a T1 retransmission.
+        // Ask for 4 MiB; the kernel caps it at net.core.rmem_max.
+        try {
+          socket.setRecvBufferSize(UDP_BUFFER_BYTES);
+          socket.setSendBufferSize(UDP_BUFFER_BYTES);
+        } catch {
+          // Not fatal: the defaults still work, just with less headroom.
+        }
         const listener = new UdpListener(socket, { transport: 'udp', address: a.address, port: a.port }, fam);
         // Socket errors (e.g. ICMP-triggered ECONNREFUSED on some platforms) must never crash the process.
         socket.on('error', (err) => onError(err));
