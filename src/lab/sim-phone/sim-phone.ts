@@ -46,6 +46,8 @@ export interface SimPhoneOptions {
   /** Incoming calls: answer automatically (default), wait for answer(), or reject with a status. */
   incoming?: 'auto' | 'manual' | { reject: number };
   answerDelayMs?: number;
+  /** Ring with 183 Session Progress + SDP (early media) instead of 180. */
+  earlyMedia?: boolean;
   clock?: Clock;
   timers?: Partial<TimerBase>;
 }
@@ -291,9 +293,18 @@ export class SimPhone extends EventEmitter<SimPhoneEvents> implements SimCallHos
       this.reject(call, policy.reject);
       return;
     }
-    const ringing = createResponse(req, 180);
+    const ringing = createResponse(req, this.opts.earlyMedia ? 183 : 180);
     ringing.to.params.set('tag', this.toTag.get(call) ?? '');
     ringing.contact = [this.contact];
+    if (this.opts.earlyMedia) {
+      const sdp = this.answerSdp(call);
+      if (sdp === undefined) {
+        this.reject(call, 488);
+        return;
+      }
+      ringing.contentType = { type: 'application/sdp', params: new Map() };
+      ringing.body = Buffer.from(sdp, 'utf8');
+    }
     tx.respond(ringing);
     this.emit('incoming', call);
     if (policy === 'auto') setTimeout(() => this.answer(call), this.opts.answerDelayMs ?? 0);
@@ -302,14 +313,8 @@ export class SimPhone extends EventEmitter<SimPhoneEvents> implements SimCallHos
   answer(call: SimCall): void {
     const s = this.serverTx.get(call);
     if (!s || call.state !== 'calling' || !call.offer) return;
-    let offered: Direction;
-    try {
-      offered = call.applyRemote(call.offer);
-    } catch {
-      this.reject(call, 488);
-      return;
-    }
-    if (!call.codecs.includes(call.audio.codec)) {
+    const sdp = this.answerSdp(call);
+    if (sdp === undefined) {
       this.reject(call, 488);
       return;
     }
@@ -317,7 +322,7 @@ export class SimPhone extends EventEmitter<SimPhoneEvents> implements SimCallHos
     ok.to.params.set('tag', this.toTag.get(call) ?? '');
     ok.contact = [this.contact];
     ok.contentType = { type: 'application/sdp', params: new Map() };
-    ok.body = Buffer.from(phoneSdp(this.opts.address, call.audio.port, [call.audio.codec], SimCall.answerTo(offered)), 'utf8');
+    ok.body = Buffer.from(sdp, 'utf8');
     call.dialog = Dialog.asUas(s.req, ok);
     this.dialogs.set(call.dialog.key, call);
     s.tx.respond(ok);
@@ -331,6 +336,19 @@ export class SimPhone extends EventEmitter<SimPhoneEvents> implements SimCallHos
     call.finalStatus = 200;
     call.setState('answered');
     call.emit('answered');
+  }
+
+  /** Our answer to the call's offer (RFC 3264 §6), or undefined when we share no codec. */
+  private answerSdp(call: SimCall): string | undefined {
+    if (!call.offer) return undefined;
+    let offered: Direction;
+    try {
+      offered = call.applyRemote(call.offer);
+    } catch {
+      return undefined;
+    }
+    if (!call.codecs.includes(call.audio.codec)) return undefined;
+    return phoneSdp(this.opts.address, call.audio.port, [call.audio.codec], SimCall.answerTo(offered));
   }
 
   reject(call: SimCall, status: number): void {
