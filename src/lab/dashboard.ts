@@ -22,7 +22,7 @@
 import Fastify from 'fastify';
 import type { CallSummary, NodeStatus, RegistrationView } from '../admin/types.ts';
 import { errorCode } from '../util/errors.ts';
-import { LabNodeStartError } from './errors.ts';
+import { LabNodeStartError, LabSetupError } from './errors.ts';
 import type { NodeProcess } from './node-process.ts';
 import { renderContent, renderPage, type LabNodeOverview, type LabOverview } from './dashboard-html.ts';
 import type { LabAddress } from './topology.ts';
@@ -148,7 +148,12 @@ export async function createLabDashboard(opts: LabDashboardOptions): Promise<Lab
     return reply.code(ok ? 200 : Math.max(ra.status, rb.status)).send({ ok, link: [a, b], up: action === 'restore', results: { [a]: ra.body, [b]: rb.body } });
   });
 
-  await app.listen({ host: opts.address, port: opts.port });
+  try {
+    await app.listen({ host: opts.address, port: opts.port });
+  } catch (err) {
+    await app.close();
+    throw new LabSetupError(`dashboard: cannot listen on ${opts.address}:${opts.port} (${(err as Error).message}); is another lab running?`, { cause: err });
+  }
   const a = app.server.address();
   const port = typeof a === 'object' && a ? a.port : opts.port;
   const host = opts.address.includes(':') ? `[${opts.address}]` : opts.address;

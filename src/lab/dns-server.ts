@@ -81,7 +81,7 @@ export class LabDnsServer {
         });
       } catch (err) {
         udp.close();
-        throw new LabSetupError(`DNS: cannot bind UDP ${this.address}:${this.requestedPort}: ${(err as Error).message}`, { cause: err });
+        throw new LabSetupError(`DNS: cannot bind UDP ${this.address}:${this.requestedPort} (${(err as Error).message}); is another lab running?`, { cause: err });
       }
       const port = udp.address().port;
       const tcp = net.createServer((s) => this.onConnection(s));

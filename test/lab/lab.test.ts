@@ -198,6 +198,27 @@ describe('lab runner with fake nodes', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('MUST fail with LAB_SETUP naming the address when the dashboard port is taken, leaving nothing running', async () => {
+    const net = await import('node:net');
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as { port: number }).port;
+    const dir = tmpDir();
+    const [nl] = await testSpecs(['nl']);
+    try {
+      const err = await runLab({
+        dir, tls: false, nodes: [nl], nodeCommand: fakeNodeCommand(), dns: { address: '127.0.0.1', port: 0 },
+        dashboard: { address: '127.0.0.1', port }, output: () => {},
+      }).then(() => undefined, (e: unknown) => e);
+      assert.equal((err as { code?: string }).code, 'LAB_SETUP');
+      assert.match(String(err), new RegExp(`dashboard: cannot listen on 127\\.0\\.0\\.1:${port}`));
+      assert.ok(await canBindTcp(nl.admin.port), 'no node left running');
+    } finally {
+      await new Promise<void>((r) => blocker.close(() => r()));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('MUST report a node command that cannot be spawned, and survive an unwritable log directory', async () => {
     const { NodeProcess } = await import('../../src/lab/node-process.ts');
     const [nl] = await testSpecs(['nl']);
