@@ -3,12 +3,13 @@ import assert from 'node:assert/strict';
 import { createRequest } from '../../../src/sip/message/build.ts';
 import { parseUri } from '../../../src/sip/message/parser.ts';
 import type { SimCall, SimPhone } from '../../../src/lab/sim-phone/index.ts';
-import { DOMAIN, startNode, once, waitFor, type TestNode } from './harness.ts';
+import { FakeClock } from '../../../src/sip/clock.ts';
+import { DOMAIN, TIMERS, startNode, once, waitFor, type TestNode } from './harness.ts';
 
 const FREQS = [440, 1000, 1400, 2000];
 
-async function connected(node: TestNode, callerOpts = {}, calleeOpts = {}): Promise<{ a: SimPhone; b: SimPhone; call: SimCall; bCall: SimCall }> {
-  const a = await node.phone('2001', callerOpts);
+async function connected(node: TestNode, callerOpts = {}, calleeOpts = {}, caller?: SimPhone): Promise<{ a: SimPhone; b: SimPhone; call: SimCall; bCall: SimCall }> {
+  const a = caller ?? (await node.phone('2001', callerOpts));
   const b = await node.phone('2002', { incoming: 'manual', ...calleeOpts });
   await a.register();
   await b.register();
@@ -122,6 +123,31 @@ describe('mid-call and early session handling', () => {
       assert.equal(cCall.endReason, 'cancelled');
       assert.equal(node.ports.inUse, 0);
       assert.equal(node.calls.stats().active, 0);
+    } finally {
+      await node.close();
+    }
+  });
+
+  it('MUST retransmit the 200 until the ACK and end the call with BYE on both legs when no ACK comes (§13.3.1.4)', async () => {
+    const clock = new FakeClock(Date.now());
+    const node = await startNode({}, clock);
+    try {
+      const a = await node.phone('2001');
+      // The caller's ACKs for 2xx get lost.
+      a.layer.sendAck = () => Promise.resolve({ source: node.endpoint, local: a.endpoint });
+      let okSent = 0;
+      node.transport.on('trace', (ev) => {
+        if (ev.direction === 'out' && ev.data.subarray(0, 11).toString() === 'SIP/2.0 200' && ev.data.includes('INVITE\r\n')) okSent++;
+      });
+      const { call, bCall } = await connected(node, {}, {}, a);
+      const before = okSent;
+      clock.advance(TIMERS.T1 * 3);
+      await waitFor(() => okSent > before, 1000, '2xx retransmission');
+      clock.advance(64 * TIMERS.T1);
+      await waitFor(() => call.state === 'ended' && bCall.state === 'ended', 2000, 'BYE both legs');
+      assert.equal(call.endReason, 'bye');
+      assert.equal(bCall.endReason, 'bye');
+      assert.equal(node.ports.inUse, 0);
     } finally {
       await node.close();
     }
