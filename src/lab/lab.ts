@@ -110,22 +110,31 @@ export async function runLab(opts: RunLabOptions = {}): Promise<LabHandle> {
     await Promise.allSettled([dashboard?.close(), dns?.close(), ...started.map((x) => x.close())]);
     markStopped();
   })());
-  const onAbort = (): void => { void stop(); };
+  let starting = true;
+  // While starting, abort only cancels node start-ups; the start-up code notices
+  // the abort at its next step and cleans up everything it created (stop()).
+  const onAbort = (): void => {
+    if (starting) for (const n of nodes) void n.dispose();
+    else void stop();
+  };
   opts.signal?.addEventListener('abort', onAbort, { once: true });
 
   try {
     await mkdir(join(dir, 'logs'), { recursive: true });
     const cert = opts.tls === false ? undefined : await ensureLabCert(dir);
+    opts.signal?.throwIfAborted();
     if (cert?.created) out(`lab: created self-signed TLS certificate ${cert.certFile}`);
 
     const dnsAddr = opts.dns === undefined ? LAB_DNS : opts.dns;
     if (dnsAddr) {
       dns = new LabDnsServer({ address: dnsAddr.address, port: dnsAddr.port, zone: opts.zone ?? labZone(dnsAddr) });
       await dns.listen();
+      opts.signal?.throwIfAborted();
     }
     for (const service of opts.services ?? []) {
       started.push(service); // closed on failure too: start() may have opened sockets before failing
       await service.start();
+      opts.signal?.throwIfAborted();
       out(`lab: ${service.name} up`);
     }
     const ctx: NodeCommandContext = { configPath, dir, cert };
@@ -142,16 +151,18 @@ export async function runLab(opts: RunLabOptions = {}): Promise<LabHandle> {
     }
     const dashAddr = opts.dashboard ?? LAB_DASHBOARD;
     dashboard = await createLabDashboard({ address: dashAddr.address, port: dashAddr.port, nodes, domain: LAB_DOMAIN, dns: dns ? { address: dns.address, port: dns.port } : undefined });
+    opts.signal?.throwIfAborted();
 
     const results = await Promise.allSettled(nodes.map((n) => n.start()));
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failure) throw failure.reason;
     opts.signal?.throwIfAborted();
+    if (failure) throw failure.reason;
   } catch (err) {
     opts.signal?.removeEventListener('abort', onAbort);
     await stop();
     throw err;
   }
+  starting = false;
 
   const handle: LabHandle = {
     dir,

@@ -267,6 +267,25 @@ describe('lab runner with fake nodes', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('MUST start no node and close what it opened when aborted before the nodes start', async () => {
+    const dir = tmpDir();
+    const [nl] = await testSpecs(['nl']);
+    const ac = new AbortController();
+    let spawned = 0;
+    let closed = 0;
+    const pending = runLab({
+      dir, tls: false, nodes: [nl], nodeCommand: (spec) => { spawned++; return fakeNodeCommand()(spec); },
+      dns: { address: '127.0.0.1', port: 0 }, dashboard: { address: '127.0.0.1', port: 0 }, signal: ac.signal, output: () => {},
+      services: [{ name: 'slow', start: () => new Promise((r) => setTimeout(r, 300)), close: async () => { closed++; } }],
+    }).then(() => undefined, (e: unknown) => e);
+    setTimeout(() => ac.abort(), 100);
+    const err = await pending;
+    assert.equal((err as Error).name, 'AbortError');
+    assert.equal(spawned, 0, 'no node command was built after the abort');
+    assert.equal(closed, 1, 'the started service was closed');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('MUST SIGKILL a node that ignores SIGTERM after the grace period', async () => {
     const dir = tmpDir();
     const [nl] = await testSpecs(['nl']);
