@@ -21,10 +21,10 @@ const HIDDEN = new Set([401, 407, 408, 503]);
 export function chooseFinal(failures: readonly BranchFailure[]): { status: number; reason: string } {
   const six = failures.find((f) => f.status >= 600);
   if (six) return { status: six.status, reason: six.reason };
-  const real = failures.filter((f) => !f.synthetic && f.status >= 300 && f.status < 600);
+  // 3xx: we do not recurse on redirects, so they count as "unavailable".
+  const real = failures.filter((f) => !f.synthetic && f.status >= 400 && f.status < 600);
   if (real.length === 0) return UNAVAILABLE;
   const lowest = Math.min(...real.map((f) => Math.floor(f.status / 100)));
-  if (lowest === 3) return UNAVAILABLE;
   const inClass = real.filter((f) => Math.floor(f.status / 100) === lowest);
   const busy = inClass.find((f) => f.status === 486);
   if (busy) return { status: 486, reason: busy.reason };

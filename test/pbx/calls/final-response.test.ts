@@ -19,6 +19,7 @@ describe('choosing the caller\'s final response (RFC 3261 §16.7 step 6)', () =>
     assert.equal(chooseFinal([f(408, true), f(503, true)]).status, 480);
     assert.equal(chooseFinal([f(407)]).status, 480);
     assert.equal(chooseFinal([f(302)]).status, 480);
+    assert.equal(chooseFinal([f(302), f(486)]).status, 486);
     assert.equal(chooseFinal([]).status, 480);
   });
   it('MUST pass on the reason phrase of the chosen response', () => {

@@ -2,6 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SimCall } from '../../../src/lab/sim-phone/index.ts';
 import { COMPLETED_ELSEWHERE } from '../../../src/pbx/calls/call.ts';
+import { serializeUri } from '../../../src/sip/message/serializer.ts';
+import type { SipRequest } from '../../../src/sip/message/types.ts';
 import { startNode, once, waitFor } from './harness.ts';
 
 const FREQS = [440, 1000, 1400, 2000];
@@ -95,6 +97,34 @@ describe('media between legs', () => {
       assert.equal(call.heardFrequency(FREQS), 440);
       call.hangup();
       await waitFor(() => node.calls.stats().active === 0 && node.ports.inUse === 0, 2000, 'end');
+    } finally {
+      await node.close();
+    }
+  });
+});
+
+describe('branch targets', () => {
+  it('MUST send a branch to the registration flow (not the Contact host), with Route from Path and Max-Forwards decremented', async () => {
+    const node = await startNode();
+    try {
+      const a = await node.phone('2001');
+      const b = await node.phone('2002', { incoming: 'manual' });
+      await a.register();
+      await b.register();
+      const [binding] = node.store.bindings('2002@pbx.test', Date.now());
+      assert.ok(binding);
+      // A Contact that is unreachable (a phone behind NAT advertising its private address).
+      node.store.remove(binding.aor, binding.contact);
+      node.store.save({ ...binding, contact: 'sip:2002@127.0.0.254:9', path: ['<sip:edge.pbx.test;lr>'] });
+      const incoming = once<[SimCall]>(b, 'incoming');
+      const call = await a.call('sip:2002@pbx.test');
+      const [bCall] = await incoming;
+      const inv = (bCall.inviteTx as { request: SipRequest }).request;
+      assert.equal(serializeUri(inv.uri), 'sip:2002@127.0.0.254:9');
+      assert.deepEqual(inv.route.map((r) => serializeUri(r.uri)), ['sip:edge.pbx.test;lr']);
+      assert.equal(inv.maxForwards, 69);
+      call.hangup();
+      await waitFor(() => bCall.state === 'ended' && node.calls.stats().active === 0, 2000, 'end');
     } finally {
       await node.close();
     }
