@@ -4,7 +4,8 @@
  *
  * Initial INVITE processing, in order (nothing is allocated before step 6):
  *   1 Max-Forwards 0                             → 483 (§16.3 step 3 idea)
- *   2 a Via with our own branch prefix (loop)    → 482 (§16.3 step 4 idea)
+ *   2 a Via with our own branch prefix (loop)    → 482 (§16.3 step 4 idea);
+ *     no From tag or no Contact                  → 400
  *   3 Proxy-Authorization for an extension       → 407 / 400 (§22.3)
  *   4 SDP offer present and usable               → 488 / 400 (late offer unsupported)
  *   5 Request-URI user is our extension          → 404; no reachable binding → 480
@@ -179,6 +180,11 @@ export class CallManager {
     // 2. Loop: our own branch already in the Via list means the request came back to us.
     if (req.via.some((v) => (v.params.get('branch') ?? '').startsWith(this.prefix))) {
       this.respond(tx, req, 482, 'Loop Detected');
+      return;
+    }
+    // A dialog cannot be built without the caller's From tag and Contact (§8.1.1.3, §8.1.1.8, §12.1.1).
+    if (!req.from.params.get('tag') || req.contact === '*' || req.contact.length === 0) {
+      this.respond(tx, req, 400, 'Missing From Tag or Contact');
       return;
     }
     // 3. Authentication (§22.3: proxy-style 407).

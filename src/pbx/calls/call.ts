@@ -398,6 +398,7 @@ export class Call implements UpdateHost {
   private failCaller(status: number, reason: string, result: CdrResult): void {
     if (this.current === 'ended') return;
     for (const b of this.branches) b.cancel();
+    this.winner?.bye(); // answered on the B side but the caller could not be answered
     if (this.aTx.state === 'proceeding' || this.aTx.state === 'trying') this.aTx.respond(this.responseToA(status, reason));
     this.log.info({ status }, 'call failed');
     this.finish(result, status);
