@@ -1,4 +1,5 @@
 import { SpacephoneError } from '../../util/errors.ts';
+import type { RawResponse } from './raw-response.ts';
 import type { SipMessage, SipResponse } from './types.ts';
 
 /**
@@ -30,4 +31,10 @@ export type ParseResult =
        * undefined when the message must just be dropped (broken responses, §7.1 …).
        */
       response?: SipResponse;
+      /**
+       * When `response` cannot be built because From/To/Call-ID/CSeq do not parse
+       * (or are missing) but the top Via is readable: the stateless error response
+       * with those headers copied raw (RFC 4475 §3.1.2, §3.3.1). Send it instead.
+       */
+      rawResponse?: RawResponse;
     };

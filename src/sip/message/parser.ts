@@ -13,6 +13,7 @@
  */
 import { createResponse, newTag } from './build.ts';
 import { SipParseError, type ParseResult } from './errors.ts';
+import { buildRawResponse } from './raw-response.ts';
 import {
   coreKeyOf,
   CORE_NAME,
@@ -110,6 +111,12 @@ function parseFrom(v: string): NameAddr {
 }
 function parseTo(v: string): NameAddr {
   return parseNameAddrValue(v, 'bad To');
+}
+
+/** An ACK by its request line or CSeq, when neither parsed into typed fields. */
+function isRawAck(startLine: string, cseq: string[] | undefined): boolean {
+  if (startLine.slice(0, 4) === 'ACK ') return true;
+  return cseq !== undefined && cseq.some((v) => /(^|\s)ACK$/.test(v));
 }
 
 export function parseMessage(data: Buffer, limits: Partial<ParseLimits> = {}): ParseResult {
@@ -331,9 +338,13 @@ function parseSections(data: Buffer, head: string, bodyStart: number, lim: Parse
   const fault = ctx.fault;
   if (fault || !via || !from || !to || callId === undefined || !cseq || !(sl.request || sl.response)) {
     const error = fault ?? new SipParseError('unparseable message');
-    if (!isRequest || !via || !from || !to || callId === undefined || !cseq) return { ok: false, error, isRequest };
+    if (!isRequest) return { ok: false, error, isRequest };
     // An ACK is never answered (§17.2.1, §17.2.3): a broken one is just dropped.
-    if (cseq.method === 'ACK' || sl.request?.method === 'ACK') return { ok: false, error, isRequest };
+    if (cseq?.method === 'ACK' || sl.request?.method === 'ACK' || isRawAck(lines[0], core.cseq)) return { ok: false, error, isRequest };
+    if (!via || !from || !to || callId === undefined || !cseq) {
+      const rawResponse = buildRawResponse(core, error.status, error.fault, newTag());
+      return rawResponse ? { ok: false, error, isRequest, rawResponse } : { ok: false, error, isRequest };
+    }
     const req = {
       kind: 'request', method: cseq.method, uri: { scheme: 'sip', raw: '' }, via, from, to, callId, cseq,
       contact: [], route: [], recordRoute: [], path: [], wwwAuthenticate: [], proxyAuthenticate: [],

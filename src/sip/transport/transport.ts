@@ -16,6 +16,7 @@ import { networkInterfaces } from 'node:os';
 import { SystemClock, type Clock } from '../clock.ts';
 import { createResponse } from '../message/build.ts';
 import { parseMessage } from '../message/parser.ts';
+import { serializeRawResponse, type RawResponse } from '../message/raw-response.ts';
 import { serializeMessage } from '../message/serializer.ts';
 import { isSipUri, type Endpoint, type SipRequest, type SipResponse, type TransportName, type Via } from '../message/types.ts';
 import {
@@ -218,8 +219,12 @@ export class SipTransport implements TransportLayer {
     this.assertOpen();
     const via = res.via[0];
     if (!via) throw new TransportError('unroutable', 'response has no Via');
+    await this.deliverResponse(serializeMessage(res), via, to);
+  }
+
+  /** Sends response octets per §18.2.2 / RFC 3581 §4, routed by `via` (the response's top Via). */
+  private async deliverResponse(data: Buffer, via: Via, to: InboundContext): Promise<void> {
     const transport = to.source.transport;
-    const data = serializeMessage(res);
 
     if (transport !== 'udp') {
       // §18.2.2: over the connection the request came in on, if it is still open …
@@ -320,8 +325,9 @@ export class SipTransport implements TransportLayer {
       res.status = status;
       res.reason = reason;
     }
-    if (!res) return;
-    const data = serializeMessage(res);
+    const raw = !parsed.ok && parsed.isRequest && !res ? parsed.rawResponse : undefined;
+    if (!res && !raw) return;
+    const data = res ? serializeMessage(res) : serializeRawResponse(raw as RawResponse, status, reason);
     conn.write(data).catch(() => undefined);
     this.trace('out', conn.remote, conn.local, data);
   }
@@ -351,9 +357,17 @@ export class SipTransport implements TransportLayer {
       if (!parsed.ok) {
         this.fault(new TransportError('bad-message', `unparseable message: ${parsed.error.fault}`, { cause: parsed.error }), faultInfo(ctx));
         const res = parsed.isRequest ? parsed.response : undefined;
+        const raw = parsed.isRequest ? parsed.rawResponse : undefined;
+        const onErr = (err: unknown): void => this.fault(asTransportError(err), faultInfo(ctx));
         if (res && res.via[0]) {
           stampVia(res.via[0], ctx.source);
-          this.sendResponse(res, ctx).catch((err: unknown) => this.fault(asTransportError(err), faultInfo(ctx)));
+          this.sendResponse(res, ctx).catch(onErr);
+        } else if (raw) {
+          // Headers copied raw (RFC 4475 §3.1.2): routed by the leniently read top Via.
+          // NOTE: received/rport go into the routing Via only, not into the copied octets.
+          stampVia(raw.via, ctx.source);
+          this.assertOpen();
+          this.deliverResponse(serializeRawResponse(raw), raw.via, ctx).catch(onErr);
         }
         return;
       }

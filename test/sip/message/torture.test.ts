@@ -5,6 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseMessage } from '../../../src/sip/message/parser.ts';
+import { serializeRawResponse } from '../../../src/sip/message/raw-response.ts';
 import { serializeMessage } from '../../../src/sip/message/serializer.ts';
 import { isSipUri, type SipMessage, type SipRequest, type SipResponse, type SipUri, type Uri } from '../../../src/sip/message/types.ts';
 import { listRfc4475, listRfc5118, rfc4475, rfc5118, TYPICAL } from './vectors.ts';
@@ -30,17 +31,20 @@ function sip(u: Uri): SipUri {
 }
 
 /** A rejected request: status, fault, and whether a stateless response can be built. */
-function rejected(buf: Buffer, status: number, fault: RegExp, answerable: boolean): void {
+function rejected(buf: Buffer, status: number, fault: RegExp, answerable: boolean | 'raw'): void {
   const r = parseMessage(buf);
   if (r.ok) assert.fail('expected the message to be rejected');
   assert.equal(r.isRequest, true);
   assert.equal(r.error.status, status);
   assert.equal(r.error.code, 'SIP_PARSE');
   assert.match(r.error.fault, fault);
-  if (!answerable) {
+  if (answerable !== true) {
     assert.equal(r.response, undefined);
+    if (answerable === 'raw') assert.ok(r.rawResponse, 'a raw stateless error response must be built');
+    else assert.equal(r.rawResponse, undefined);
     return;
   }
+  assert.equal(r.rawResponse, undefined);
   const res = r.response;
   assert.ok(res, 'a stateless error response must be built');
   assert.equal(res.status, status);
@@ -268,12 +272,12 @@ const valid4475: Record<string, (b: Buffer) => void> = {
 };
 
 const invalid4475: Record<string, (b: Buffer) => void> = {
-  badinv01: (b) => rejected(b, 400, /^bad Via$/, false),
+  badinv01: (b) => rejected(b, 400, /^bad Via$/, 'raw'),
   clerr: (b) => rejected(b, 400, /^Content-Length larger than body$/, true),
   ncl: (b) => rejected(b, 400, /^bad Content-Length$/, true),
-  scalar02: (b) => rejected(b, 400, /^bad CSeq$/, false),
+  scalar02: (b) => rejected(b, 400, /^bad CSeq$/, 'raw'),
   scalarlg: (b) => dropped(b, /CSeq/),
-  quotbal: (b) => rejected(b, 400, /^bad To$/, false),
+  quotbal: (b) => rejected(b, 400, /^bad To$/, 'raw'),
   ltgtruri: (b) => rejected(b, 400, /^bad Request-URI$/, true),
   lwsruri: (b) => rejected(b, 400, /^bad Request-Line$/, true),
   lwsstart: (b) => rejected(b, 400, /^bad Request-Line$/, true),
@@ -281,14 +285,14 @@ const invalid4475: Record<string, (b: Buffer) => void> = {
   escruri: (b) => rejected(b, 400, /^bad Request-URI$/, true),
   baddate: (b) => rejected(b, 400, /^bad Date$/, true),
   regbadct: (b) => rejected(b, 400, /^bad Contact$/, true),
-  badaspec: (b) => rejected(b, 400, /^bad To$/, false),
-  baddn: (b) => rejected(b, 400, /^bad From$/, false),
+  badaspec: (b) => rejected(b, 400, /^bad To$/, 'raw'),
+  baddn: (b) => rejected(b, 400, /^bad From$/, 'raw'),
   badvers: (b) => rejected(b, 505, /Version Not Supported/, true),
   mismatch01: (b) => rejected(b, 400, /^CSeq method does not match$/, true),
   mismatch02: (b) => rejected(b, 400, /^CSeq method does not match$/, true),
   bigcode: (b) => dropped(b, /Status-Line/),
   // Application layer, but detectable only by the parser (RFC 4475 §3.3.1, §3.3.8, §3.3.9).
-  insuf: (b) => rejected(b, 400, /^missing From$/, false),
+  insuf: (b) => rejected(b, 400, /^missing From$/, 'raw'),
   multi01: (b) => rejected(b, 400, /^multiple (From|To|Call-ID|CSeq) headers$/, true),
   mcl01: (b) => rejected(b, 400, /^multiple Content-Length headers$/, true),
   // Not referenced by the RFC; its request line has no SIP-Version (§7.1).
@@ -420,4 +424,62 @@ describe('serializer round trip', () => {
       assert.deepEqual(serializeMessage(second), wire);
     });
   }
+});
+
+/** Header values of a raw response, by lower-case name, in order. */
+function rawAnswer(name: string): { statusLine: string; headers: [string, string][]; data: Buffer } {
+  const r = parseMessage(rfc4475(name));
+  if (r.ok || !r.rawResponse) assert.fail(`${name}: expected a raw stateless response`);
+  const data = serializeRawResponse(r.rawResponse);
+  const text = data.toString('utf8');
+  assert.ok(text.endsWith('\r\n\r\n'), 'ends with the empty line');
+  const [statusLine, ...rest] = text.slice(0, -4).split('\r\n');
+  const headers = rest.map((l): [string, string] => {
+    const c = l.indexOf(':');
+    assert.ok(c > 0, `well-formed header line: ${l}`);
+    return [l.slice(0, c).toLowerCase(), l.slice(c + 1).trim()];
+  });
+  return { statusLine, headers, data };
+}
+const values = (h: [string, string][], n: string): string[] => h.filter(([k]) => k === n).map(([, v]) => v);
+
+describe('RFC 4475 invalid requests whose core headers do not parse get a 400 with those headers copied raw', () => {
+  const cases: [string, string, string | undefined, string][] = [
+    // vector, reason, Call-ID echoed (undefined: the request has none), CSeq echoed
+    ['badaspec', 'bad To', 'badaspec.sdf0234n2nds0a099u23h3hnnw009cdkne3', '3923239 OPTIONS'],
+    ['quotbal', 'bad To', 'quotbal.aksdj', '8 INVITE'],
+    ['baddn', 'bad From', 'baddn.31415@c.example.com', '3923239 OPTIONS'],
+    ['insuf', 'missing From', undefined, '193942 INVITE'],
+    ['scalar02', 'bad CSeq', 'scalar02.23o0pd9vanlq3wnrlnewofjas9ui32', '36893488147419103232 REGISTER'],
+    ['badinv01', 'bad Via', 'badinv01.0ha0isndaksdjasdf3234nas', '8 INVITE'],
+  ];
+  for (const [name, reason, callId, cseq] of cases) {
+    it(`MUST answer ${name} with "400 ${reason}" echoing Call-ID and CSeq (§8.2.6.2, RFC 4475)`, () => {
+      const a = rawAnswer(name);
+      assert.equal(a.statusLine, `SIP/2.0 400 ${reason}`);
+      assert.deepEqual(values(a.headers, 'call-id'), callId === undefined ? [] : [callId]);
+      assert.deepEqual(values(a.headers, 'cseq'), [cseq]);
+      assert.equal(values(a.headers, 'via').length, 1);
+      assert.deepEqual(values(a.headers, 'content-length'), ['0']);
+    });
+  }
+  it('MUST tag a raw To that can take a tag, and copy an unbalanced one as is', () => {
+    assert.match(values(rawAnswer('badaspec').headers, 'to')[0], /^"Watson, Thomas" < sip:t\.watson@example\.org >;tag=[0-9a-f]+$/);
+    assert.match(values(rawAnswer('baddn').headers, 'to')[0], /^Watson, Thomas <sip:t\.watson@example\.org>;tag=[0-9a-f]+$/);
+    assert.deepEqual(values(rawAnswer('quotbal').headers, 'to'), ['"Mr. J. User <sip:j.user@example.com>']);
+    assert.deepEqual(values(rawAnswer('insuf').headers, 'to'), []);
+  });
+  it('MUST route by the readable part of a broken top Via (badinv01: sent-by 192.0.2.15)', () => {
+    const r = parseMessage(rfc4475('badinv01'));
+    assert.ok(!r.ok && r.rawResponse);
+    assert.equal(r.rawResponse.via.host, '192.0.2.15');
+    assert.deepEqual(values(rawAnswer('badinv01').headers, 'via'), ['SIP/2.0/UDP 192.0.2.15;;,;,,']);
+  });
+  it('MUST drop a request without any Via, and never answer an ACK even with broken headers', () => {
+    const t = parseMessage(rfc4475('test'));
+    assert.ok(!t.ok && t.response === undefined && t.rawResponse === undefined);
+    const ack = Buffer.from(rfc4475('baddn').toString('latin1').replace('OPTIONS sip:', 'ACK sip:').replace('3923239 OPTIONS', '3923239 ACK'), 'latin1');
+    const r = parseMessage(ack);
+    assert.ok(!r.ok && r.response === undefined && r.rawResponse === undefined);
+  });
 });

@@ -119,6 +119,35 @@ describe('UDP transport robustness', () => {
     }
   });
 
+  it('MUST answer a request whose To does not parse with a 400 copying the raw headers (RFC 4475 §3.1.2.15)', async () => {
+    const t = await started({ listen: [{ transport: 'udp', address: '127.0.0.1', port: 0 }] });
+    const phone = await udpPeer();
+    try {
+      const got = nextDatagram(phone);
+      const badaspec = [
+        'OPTIONS sip:user@example.org SIP/2.0',
+        'Via: SIP/2.0/UDP 192.0.2.4:5060;branch=z9hG4bKkdju43234;rport',
+        'Max-Forwards: 70',
+        'From: "Bell, Alexander" <sip:a.g.bell@example.com>;tag=433423',
+        'To: "Watson, Thomas" < sip:t.watson@example.org >',
+        'Call-ID: badaspec.sdf0234n2nds0a099u23h3hnnw009cdkne3',
+        'CSeq: 3923239 OPTIONS',
+        'l: 0',
+        '',
+        '',
+      ].join('\r\n');
+      phone.send(badaspec, t.localEndpoint('udp')!.port, '127.0.0.1');
+      const d = await got;
+      assert.match(d.data, /^SIP\/2\.0 400 bad To\r\n/);
+      assert.match(d.data, /\r\nCall-ID: badaspec\.sdf0234n2nds0a099u23h3hnnw009cdkne3\r\n/);
+      assert.match(d.data, /\r\nCSeq: 3923239 OPTIONS\r\n/);
+      assert.match(d.data, /\r\nTo: "Watson, Thomas" < sip:t\.watson@example\.org >;tag=\w+\r\n/);
+    } finally {
+      phone.close();
+      await t.close();
+    }
+  });
+
   it('MUST survive thousands of random datagrams and keep serving', async () => {
     const t = await started({ listen: [{ transport: 'udp', address: '127.0.0.1', port: 0 }] });
     const fuzzer = await udpPeer();
