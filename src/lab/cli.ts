@@ -20,7 +20,7 @@ export function instructions(dashboardUrl: string, dns: { address: string; port:
     `  or outbound proxy    sip:${nl.address}:${nl.sipPort} (NL; DE is 127.0.0.12, SpaceNode 127.0.0.13)`,
     '  user / password      2001 / lab-2001   (also 2002–2004 with lab-<number>)',
     `  internal (SpaceNode) 100–104 @ space.${LAB_DOMAIN}, password lab-<number>`,
-    '  try calling          3000 (conference), 1333 (key people), another extension',
+    '  try calling          another extension (e.g. 2001 → 2002 on the same node)',
     `  TLS                  port 5061, self-signed certificate in .lab/tls/lab-cert.pem`,
     '',
     'Ctrl-C stops the lab.',
