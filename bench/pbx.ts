@@ -1,0 +1,276 @@
+/**
+ * PBX benchmark (issue: "Speed ... SIPp against one node"): the node runs as its
+ * own process (`spacephone start`), SIPp drives it with the scenarios of
+ * test/interop/sipp/, and Kamailio (bench/kamailio/kamailio.cfg) gets the same
+ * load in the same run as the reference.
+ *   (a) REGISTER with MD5 digest for 10,000 users at several target rates; RSS
+ *       of the node before/after the first 10,000 bindings.
+ *   (b) INVITE…BYE calls between registered SIPp endpoints (UAC → node → UAS),
+ *       media anchored at the node (checked in every INVITE the UAS received).
+ *   (c) Kamailio as registrar (auth + htable + usrloc in memory) and as a
+ *       stateful proxy (no media) under the same SIPp runs.
+ * Addresses: node 127.0.0.90, Kamailio 127.0.0.91, SIPp UAS 127.0.0.92, SIPp
+ * clients 127.0.0.93. PBX_BENCH_PROFILE=1 runs the node with --cpu-prof and adds
+ * its top self-time frames to the report.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runSipp, startSipp, stopSipp, requireTool, type SippRun } from '../test/support/tools.ts';
+import { authUri, pbxConfigYaml, registerCsv, scenario, uacCsv, users, writeFiles, writeKamailioDb } from '../test/interop/sipp/gen.ts';
+import type { CallRunFigures } from './core.ts';
+
+const NODE_IP = '127.0.0.90';
+const KAM_IP = '127.0.0.91';
+const UAS_IP = '127.0.0.92';
+const CLIENT_IP = '127.0.0.93';
+const FIRST = 10000;
+const USERS = 10_000;
+const CALLEE = FIRST + USERS - 1;
+const RTP = { minPort: 30000, maxPort: 39999 };
+/** One SIPp process saturates near 12,000 REGISTER messages/s (INTEROP.md); each registration is two. */
+const SIPP_PROCESSES = 2;
+
+export interface RegisterRunFigures {
+  name: string;
+  users: number;
+  targetRate: number;
+  succeeded: number;
+  failed: number;
+  /** Successful registrations (REGISTER→401→REGISTER→200) per second, wall clock of the SIPp runs. */
+  perSecond: number;
+  elapsedSec: number;
+  retransmissions: number;
+}
+
+export interface PbxBenchFigures {
+  register: RegisterRunFigures[];
+  /** Node RSS (MiB) after start, after the first 10,000 registrations, and after all runs. */
+  rss: { startMiB: number; after10kMiB: number; endMiB: number; bindings: number };
+  calls: CallRunFigures[];
+  /** INVITEs the callee UAS received whose SDP c= was the node's RTP address, of all it received. */
+  media: { invites: number; anchored: number; portPairsInUseAfter: number; callsActiveAfter: number };
+  kamailioRegister: RegisterRunFigures[];
+  kamailioCalls: CallRunFigures[];
+  profile?: string[];
+  notes: string[];
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function rssMiB(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function metrics(): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://${NODE_IP}:8090/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_]+) ([0-9.e+-]+)$/.exec(line);
+    if (m) out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
+/** Starts `spacephone start` and resolves once it printed `node <name> ready`. */
+function startNode(config: string, profileDir?: string): Promise<ChildProcess> {
+  const args = [...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), 'bin/spacephone.mjs', 'start', '--config', config, '--node', 'pbx'];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SPACEPHONE_LOG_LEVEL: 'warn' } });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`node not ready: ${out.slice(-500)}`)), 30_000);
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('node pbx ready')) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+      if (out.length > 1e5) out = out.slice(-5e4);
+    });
+    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`node exited ${code}: ${out.slice(-500)}`)); });
+  });
+}
+
+function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGINT'): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill(signal);
+    setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+  });
+}
+
+const stat = (run: SippRun, key: string): number => Number(run.stats?.[key] ?? 0);
+
+/** REGISTER with digest for `list`, split over SIPP_PROCESSES SIPp clients at `rate` in total. */
+async function registerRun(name: string, dir: string, target: string, list: number[], rate: number, portBase: number): Promise<RegisterRunFigures> {
+  const per = Math.ceil(list.length / SIPP_PROCESSES);
+  const t0 = Date.now();
+  const runs = await Promise.all(
+    Array.from({ length: SIPP_PROCESSES }, (_, i) => {
+      const part = list.slice(i * per, (i + 1) * per);
+      const csv = join(dir, `reg-${portBase + i}.csv`);
+      writeFiles({ [csv]: registerCsv(part, `${CLIENT_IP}:${portBase + i}`) });
+      const r = Math.ceil(rate / SIPP_PROCESSES);
+      return runSipp({
+        args: [target, '-sf', scenario('register-auth'), '-inf', csv, '-i', CLIENT_IP, '-p', String(portBase + i), '-m', String(part.length), '-r', String(r), '-rp', '1000', '-l', String(Math.max(1000, r)), '-buff_size', '4194304', '-nostdin', '-timeout', '120s'],
+        timeoutMs: 150_000,
+        statFile: join(dir, `reg-${portBase + i}-stat.csv`),
+      });
+    }),
+  );
+  const elapsedSec = (Date.now() - t0) / 1000;
+  const succeeded = runs.reduce((s, r) => s + stat(r, 'SuccessfulCall(C)'), 0);
+  const failed = list.length - succeeded;
+  return { name, users: list.length, targetRate: rate, succeeded, failed, perSecond: succeeded / elapsedSec, elapsedSec, retransmissions: runs.reduce((s, r) => s + stat(r, 'Retransmissions(C)'), 0) };
+}
+
+/** Registers the callee from the UAS's own socket (the node sends INVITEs to that flow), then starts the UAS. */
+async function startCalleeUas(dir: string, target: string, messageFile?: string): Promise<ChildProcess> {
+  const csv = join(dir, `callee-${target}.csv`);
+  writeFiles({ [csv]: registerCsv([CALLEE], `${UAS_IP}:5060`) });
+  const reg = await runSipp({ args: [target, '-sf', scenario('register-auth'), '-inf', csv, '-i', UAS_IP, '-p', '5060', '-m', '1', '-nostdin', '-timeout', '10s'], timeoutMs: 15_000 });
+  if (reg.code !== 0) throw new Error(`callee registration at ${target} failed: sipp exit ${reg.code}`);
+  const uas = startSipp(['-sf', scenario('uas'), '-i', UAS_IP, '-p', '5060', '-mp', '26000', '-buff_size', '4194304', ...(messageFile ? ['-trace_msg', '-message_file', messageFile] : [])]);
+  await sleep(300);
+  return uas;
+}
+
+async function callRun(name: string, dir: string, target: string, calls: number, rate: number, holdMs: number, port: number): Promise<CallRunFigures> {
+  const csv = join(dir, `uac-${port}.csv`);
+  writeFiles({ [csv]: uacCsv(users(FIRST, calls), CALLEE) });
+  const t0 = Date.now();
+  const run = await runSipp({
+    args: [target, '-sf', scenario('uac-auth'), '-inf', csv, '-auth_uri', authUri(CALLEE, target), '-i', CLIENT_IP, '-p', String(port), '-mp', '28000', '-m', String(calls), '-r', String(rate), '-l', String(rate * 4), '-d', String(holdMs), '-buff_size', '4194304', '-nostdin', '-timeout', '180s'],
+    timeoutMs: 200_000,
+    statFile: join(dir, `uac-${port}-stat.csv`),
+  });
+  const elapsedSec = (Date.now() - t0) / 1000;
+  const ok = stat(run, 'SuccessfulCall(C)');
+  // Setup rate: the run minus the final call's hold time.
+  return { name, calls, targetRate: rate, succeeded: ok, failed: calls - ok, callsPerSecond: ok / Math.max(0.001, elapsedSec - holdMs / 1000), elapsedSec };
+}
+
+function topFrames(profileDir: string, n = 15): string[] {
+  interface ProfNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }
+  const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) return ['(no profile written)'];
+  const prof = JSON.parse(readFileSync(join(profileDir, file), 'utf8')) as { nodes: ProfNode[] };
+  const total = prof.nodes.reduce((s, x) => s + (x.hitCount ?? 0), 0);
+  const by = new Map<string, number>();
+  for (const x of prof.nodes) {
+    const url = x.callFrame.url.replace(/^file:\/\/.*?\/(src|node_modules)\//, '$1/');
+    const key = `${x.callFrame.functionName || '(anonymous)'} ${url}:${x.callFrame.lineNumber + 1}`;
+    by.set(key, (by.get(key) ?? 0) + (x.hitCount ?? 0));
+  }
+  return [...by.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${((100 * v) / total).toFixed(1)}% ${k}`);
+}
+
+export async function benchPbx(opts: { registerRates?: number[]; calls?: number; callRates?: number[]; holdMs?: number } = {}): Promise<PbxBenchFigures> {
+  requireTool('sipp');
+  const registerRates = opts.registerRates ?? [5000, 6000, 8000];
+  const calls = opts.calls ?? 5000;
+  const callRates = opts.callRates ?? [300, 500];
+  const holdMs = opts.holdMs ?? 1000;
+  const dir = mkdtempSync(join(tmpdir(), 'spacephone-bench-pbx-'));
+  const profileDir = process.env.PBX_BENCH_PROFILE === '1' ? join(dir, 'prof') : undefined;
+  const all = users(FIRST, USERS);
+  const notes: string[] = [];
+  const config = join(dir, 'pbx.yaml');
+  writeFiles({ [config]: pbxConfigYaml({ nodeName: 'pbx', address: NODE_IP, port: 5060, rtp: RTP, database: join(dir, 'pbx.sqlite'), firstUser: FIRST, userCount: USERS, admin: { address: NODE_IP, port: 8090 } }) });
+
+  const out: PbxBenchFigures = { register: [], rss: { startMiB: 0, after10kMiB: 0, endMiB: 0, bindings: 0 }, calls: [], media: { invites: 0, anchored: 0, portPairsInUseAfter: -1, callsActiveAfter: -1 }, kamailioRegister: [], kamailioCalls: [], notes };
+  const node = await startNode(config, profileDir);
+  try {
+    await sleep(1000);
+    out.rss.startMiB = rssMiB(node.pid);
+    for (const [i, rate] of registerRates.entries()) {
+      out.register.push(await registerRun(`spacephone node, ${i === 0 ? 'new bindings' : 'refresh'}`, dir, `${NODE_IP}:5060`, all, rate, 5100 + 10 * i));
+      if (i === 0) {
+        out.rss.after10kMiB = rssMiB(node.pid);
+        out.rss.bindings = (await metrics()).registrations ?? 0;
+      }
+      await sleep(1000);
+    }
+    const uasMsgs = join(dir, 'uas-node.log');
+    const uas = await startCalleeUas(dir, `${NODE_IP}:5060`, uasMsgs);
+    try {
+      for (const [i, rate] of callRates.entries()) out.calls.push(await callRun(`spacephone B2BUA (media anchored), ${holdMs} ms hold`, dir, `${NODE_IP}:5060`, calls, rate, holdMs, 5200 + 2 * i));
+    } finally {
+      await stopSipp(uas);
+    }
+    const invites = readFileSync(uasMsgs, 'utf8').split(/^-{20,}.*$/m).filter((m) => /^INVITE /m.test(m));
+    out.media.invites = invites.length;
+    out.media.anchored = invites.filter((m) => new RegExp(`^c=IN IP4 ${NODE_IP.replace(/\./g, '\\.')}\\s*$`, 'm').test(m)).length;
+    await sleep(2000);
+    const m = await metrics();
+    out.media.portPairsInUseAfter = m.rtp_port_pairs_in_use ?? -1;
+    out.media.callsActiveAfter = m.calls_active ?? -1;
+    out.rss.endMiB = rssMiB(node.pid);
+  } finally {
+    await stopChild(node);
+  }
+  if (profileDir) out.profile = topFrames(profileDir);
+
+  // (c) Kamailio under the same SIPp runs.
+  try {
+    requireTool('kamailio');
+    const db = join(dir, 'kamdb');
+    writeKamailioDb(db, all);
+    const kam = spawn('kamailio', ['-DD', '-E', '-f', 'bench/kamailio/kamailio.cfg', '-l', `udp:${KAM_IP}:5060`, '-A', `DBURL="text://${db}"`, '-m', '256', '-M', '16'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let kerr = '';
+    kam.stderr?.on('data', (d: Buffer) => { kerr = (kerr + d.toString()).slice(-2000); });
+    try {
+      await sleep(1500);
+      if (kam.exitCode !== null) throw new Error(`kamailio exited: ${kerr}`);
+      for (const [i, rate] of registerRates.entries()) {
+        out.kamailioRegister.push(await registerRun(`Kamailio 5.6 (-m 256 -M 16), ${i === 0 ? 'new bindings' : 'refresh'}`, dir, `${KAM_IP}:5060`, all, rate, 5300 + 10 * i));
+        await sleep(1000);
+      }
+      const uas = await startCalleeUas(dir, `${KAM_IP}:5060`);
+      try {
+        for (const [i, rate] of callRates.entries()) out.kamailioCalls.push(await callRun(`Kamailio stateful proxy (no media), ${holdMs} ms hold`, dir, `${KAM_IP}:5060`, calls, rate, holdMs, 5400 + 2 * i));
+      } finally {
+        await stopSipp(uas);
+      }
+    } finally {
+      await stopChild(kam, 'SIGTERM');
+    }
+  } catch (err) {
+    notes.push(`Kamailio reference not measured: ${(err as Error).message}`);
+  }
+  rmSync(dir, { recursive: true, force: true });
+  return out;
+}
+
+/** Markdown section for bench/reports/latest.md. */
+export function pbxReport(p: PbxBenchFigures): string[] {
+  const reg = (rows: RegisterRunFigures[]): string[] => rows.map((r) => `| ${r.name} | ${r.users} | ${r.targetRate} | ${r.succeeded} | ${r.failed} | ${r.perSecond.toFixed(0)} | ${r.elapsedSec.toFixed(1)} | ${r.retransmissions} |`);
+  const call = (rows: CallRunFigures[]): string[] => rows.map((r) => `| ${r.name} | ${r.calls} | ${r.targetRate} | ${r.succeeded} | ${r.failed} | ${r.callsPerSecond.toFixed(0)} | ${r.elapsedSec.toFixed(1)} |`);
+  const lines = [
+    '## PBX node against SIPp (REGISTER with digest, B2BUA calls) vs Kamailio',
+    '',
+    `Node as its own process (log level warn), ${SIPP_PROCESSES} SIPp clients in parallel; targets: ≥ 5,000 registrations/s and ≥ 300 calls/s with 0 failures.`,
+    '',
+    '| run | users | target/s | succeeded | failed | registrations/s | elapsed s | SIPp retransmissions |',
+    '|---|---|---|---|---|---|---|---|',
+    ...reg(p.register),
+    ...reg(p.kamailioRegister),
+    '',
+    `- node RSS: ${p.rss.startMiB.toFixed(1)} MiB at start, ${p.rss.after10kMiB.toFixed(1)} MiB with ${p.rss.bindings} bindings (+${(p.rss.after10kMiB - p.rss.startMiB).toFixed(1)} MiB per 10,000 registrations), ${p.rss.endMiB.toFixed(1)} MiB at the end`,
+    '',
+    '| run | calls | target/s | succeeded | failed | calls/s (setup) | elapsed s |',
+    '|---|---|---|---|---|---|---|',
+    ...call(p.calls),
+    ...call(p.kamailioCalls),
+    '',
+    `- media anchored: ${p.media.anchored} of ${p.media.invites} INVITEs at the callee carried c=IN IP4 ${NODE_IP}; after the runs: ${p.media.callsActiveAfter} calls active, ${p.media.portPairsInUseAfter} RTP port pairs in use`,
+    ...p.notes.map((n) => `- ${n}`),
+  ];
+  if (p.profile) lines.push('', 'Node CPU profile, top self time:', '', ...p.profile.map((f) => `    ${f}`));
+  return lines;
+}
