@@ -158,10 +158,11 @@ export class CallManager {
   }
 
   /** Ends every call (BYE or CANCEL + 503) and releases media. Idempotent. */
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.closed = true;
     for (const c of [...this.live]) c.guard(() => c.hangup(503));
-    return Promise.resolve();
+    // One turn of the event loop so the BYE/CANCEL/503 datagrams leave before the caller closes the transport.
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   private invite(tx: ServerTransaction, inbound: InboundRequest): void {
