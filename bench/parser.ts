@@ -7,8 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseMessage } from '../src/sip/message/parser.ts';
-
-const VECTORS = process.env.SIP_VECTORS_DIR ?? '/work/shared/vectors';
+import { VECTORS_DIR as VECTORS } from '../test/support/vectors.ts';
 
 const TYPICAL = [
   'INVITE sip:2002@lab.spacephone.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.50:5062;branch=z9hG4bK776asdhds;rport\r\nMax-Forwards: 70\r\nTo: <sip:2002@lab.spacephone.test>\r\nFrom: "Alice" <sip:2001@lab.spacephone.test>;tag=1928301774\r\nCall-ID: a84b4c76e66710@127.0.0.50\r\nCSeq: 314159 INVITE\r\nContact: <sip:2001@127.0.0.50:5062;transport=udp>\r\nAllow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY\r\nSupported: replaces, timer, 100rel\r\nUser-Agent: baresip v3.10.0\r\nContent-Type: application/sdp\r\nContent-Length: 118\r\n\r\nv=0\r\no=alice 2890844526 2890844526 IN IP4 127.0.0.50\r\ns=-\r\nc=IN IP4 127.0.0.50\r\nt=0 0\r\nm=audio 49170 RTP/AVP 0 8 101\r\n',

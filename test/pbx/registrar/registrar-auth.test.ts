@@ -6,6 +6,7 @@ import type { SipRequest, SipResponse } from '../../../src/sip/message/types.ts'
 import { Registrar } from '../../../src/pbx/registrar/registrar.ts';
 import { MemoryLocationStore } from '../../../src/pbx/location/memory-store.ts';
 import { FakeClock } from '../../../src/sip/clock.ts';
+import { vectorsDir } from '../../support/vectors.ts';
 import { AUTH100, FLOW, challenge, contactsOf, parseRequest, register, setup } from './helpers.ts';
 
 /** Response as text with the random parts (To tag, nonce, Via branch) blanked, for byte comparison. */
@@ -17,7 +18,7 @@ function shape(res: SipResponse): string {
     .replace(/branch=[^;\r\n,]+/g, 'branch=X');
 }
 
-const VECTORS = `${process.env.SIP_VECTORS_DIR ?? '/work/shared/vectors'}/rfc4475`;
+const VECTORS = vectorsDir('rfc4475');
 
 describe('Registrar authentication and authorization (RFC 3261 §10.3 steps 1–5)', () => {
   it('MUST challenge with 401 and WWW-Authenticate when there are no credentials', () => {

@@ -1,6 +1,6 @@
 /**
  * RFC 4475 (SIP torture tests) and RFC 5118 (IPv6 torture tests), every file of
- * /work/shared/vectors. Expectations checked against the RFC sections.
+ * shared/vectors (test/support/vectors.ts). Expectations checked against the RFC sections.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,8 +1,9 @@
-/** Loads the torture-test vectors of /work/shared/vectors (never edited; see its README). */
+/** Loads the torture-test vectors of shared/vectors (never edited; see its README). */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { VECTORS_DIR } from '../../support/vectors.ts';
 
-export const VECTORS_DIR = process.env.SIP_VECTORS_DIR ?? '/work/shared/vectors';
+export { VECTORS_DIR };
 
 /** RFC 4475 vector by name (CRLF, datagram bytes as archived). */
 export function rfc4475(name: string): Buffer {

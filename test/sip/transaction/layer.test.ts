@@ -7,11 +7,12 @@ import type { SipRequest } from '../../../src/sip/message/types.ts';
 import { answerCancel } from '../../../src/sip/transaction/layer.ts';
 import { responseTo } from '../../../src/sip/transaction/messages.ts';
 import type { ServerTransaction } from '../../../src/sip/transaction/types.ts';
+import { vectorsDir } from '../../support/vectors.ts';
 import { PEER } from './fake-transport.ts';
 import { inboundRequest, outboundRequest, via } from './fixtures.ts';
 import { recorder, setup } from './setup.ts';
 
-const VECTORS = join(process.env.SIP_VECTORS_DIR ?? '/work/shared/vectors', 'rfc4475');
+const VECTORS = vectorsDir('rfc4475');
 
 function vector(name: string): SipRequest {
   const r = parseMessage(readFileSync(join(VECTORS, name)));

@@ -1,10 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseMessage } from '../../../src/sip/message/parser.ts';
 import type { SipRequest } from '../../../src/sip/message/types.ts';
 import { getHeader } from '../../../src/sip/message/build.ts';
 import { checkRequest, type UasPolicy } from '../../../src/sip/ua/uas-checks.ts';
+import { vectorsDir } from '../../support/vectors.ts';
 
 const POLICY: UasPolicy = {
   allow: ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER'],
@@ -16,7 +18,7 @@ const POLICY: UasPolicy = {
 };
 
 function vector(name: string): SipRequest {
-  const r = parseMessage(readFileSync(new URL(`../../../../shared/vectors/rfc4475/${name}.dat`, import.meta.url)));
+  const r = parseMessage(readFileSync(join(vectorsDir('rfc4475'), `${name}.dat`)));
   assert.ok(r.ok, `${name} parses`);
   assert.equal(r.msg.kind, 'request');
   return r.msg as SipRequest;
