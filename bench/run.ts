@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { benchParser } from './parser.ts';
 import { benchCore, type CallRunFigures } from './core.ts';
+import { benchPbx, pbxReport } from './pbx.ts';
 
 const sections = process.argv.slice(2);
 const want = (s: string): boolean => sections.length === 0 || sections.includes(s);
@@ -35,6 +36,14 @@ if (want('core')) {
   json.core = rows;
   report.push('## SIP core: INVITE–ACK–BYE calls, UDP', '', ...callTable(rows), '');
   for (const r of rows) console.log(`${r.name}: ${r.succeeded}/${r.calls} ok, ${r.callsPerSecond.toFixed(0)} calls/s`);
+}
+
+if (want('pbx')) {
+  const p = await benchPbx();
+  json.pbx = p;
+  report.push(...pbxReport(p), '');
+  for (const r of [...p.register, ...p.kamailioRegister]) console.log(`${r.name}: ${r.succeeded}/${r.users} registered, ${r.perSecond.toFixed(0)}/s`);
+  for (const r of [...p.calls, ...p.kamailioCalls]) console.log(`${r.name}: ${r.succeeded}/${r.calls} ok, ${r.callsPerSecond.toFixed(0)} calls/s`);
 }
 
 mkdirSync('bench/reports', { recursive: true });
