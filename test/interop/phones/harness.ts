@@ -24,6 +24,8 @@ export interface FederationOptions {
   extensions: Record<string, string>;
   database: string;
   registrar?: { minExpires: number; maxExpires: number; defaultExpires: number };
+  /** RFC 3261 T1, ms (default 500); shorter lets transactions end within a test (64·T1). */
+  t1?: number;
 }
 
 /**
@@ -49,7 +51,7 @@ export function federationYaml(o: FederationOptions): string {
     exts,
     `registrar: { minExpires: ${reg.minExpires}, maxExpires: ${reg.maxExpires}, defaultExpires: ${reg.defaultExpires} }`,
     'keepalive: { intervalSec: 25, maxFailures: 3 }',
-    'sip: { digestAlgorithms: [MD5] }',
+    `sip: { digestAlgorithms: [MD5], t1: ${o.t1 ?? 500} }`,
     '',
   ].join('\n');
 }

@@ -28,7 +28,7 @@ describe('baresip ↔ linphone through a spacephone node', { timeout: 150_000 },
   let lin: Linphone;
 
   before(async () => {
-    files = writeFederation({ nodeAddress: NODE_IP, sipPort: NODE_PORT, adminPort: 17280, rtp: [17300, 17399], extensions: { '2001': 'pw-l-2001', '2003': 'pw-l-2003' } });
+    files = writeFederation({ nodeAddress: NODE_IP, sipPort: NODE_PORT, adminPort: 17280, rtp: [17300, 17399], extensions: { '2001': 'pw-l-2001', '2003': 'pw-l-2003' }, t1: 100 });
     node = await startNode(files);
     bare = await Baresip.start({
       name: 'bare', address: '127.0.0.71', sipPort: 17400, ctrlPort: 17410, rtpPorts: [17420, 17439],
@@ -129,5 +129,10 @@ describe('baresip ↔ linphone through a spacephone node', { timeout: 150_000 },
     assert.equal(recs.length, 2);
     assert.equal(checkTone(recs[1].audio, TONE_LINPHONE, TONE_BARESIP).dominant, TONE_LINPHONE);
     assert.equal(checkTone(lin.recording(), TONE_BARESIP, TONE_LINPHONE).dominant, TONE_BARESIP);
+  });
+
+  it('MUST leave no transaction behind once the calls are over (64·T1 with T1 = 100 ms)', async () => {
+    await until(() => node.layer.clientCount === 0 && node.layer.serverCount === 0, 10_000,
+      `transactions to end (clients ${node.layer.clientCount}, servers ${node.layer.serverCount})`);
   });
 });

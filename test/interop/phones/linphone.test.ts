@@ -66,7 +66,7 @@ function runScenario(ns: string): Promise<{ code: number | null; out: string }> 
 }
 
 describe('linphone ↔ baresip through a spacephone node (isolated network namespace)', { timeout: 180_000 }, () => {
-  it('MUST pass every phone obligation of linphone-scenario.ts: register, call both ways, tones, pause/resume, hangup releases', async (t) => {
+  it('MUST pass every phone obligation of linphone-scenario.ts: register, call both ways, tones, pause/resume, hangup releases, transactions end', async (t) => {
     requireTool('ip');
     requireTool('linphonec');
     requireTool('baresip');
@@ -78,7 +78,7 @@ describe('linphone ↔ baresip through a spacephone node (isolated network names
       for (const r of results) t.diagnostic(r);
       const failed = results.filter((r) => r.startsWith('not ok'));
       assert.equal(failed.length, 0, `${failed.join('\n')}\n${out.slice(-4000)}`);
-      assert.ok(results.filter((r) => r.startsWith('ok')).length >= 6, `expected the scenario's 5 tests and its suite to pass (exit ${code}):\n${out.slice(-4000)}`);
+      assert.ok(results.filter((r) => r.startsWith('ok')).length >= 7, `expected the scenario's 6 tests and its suite to pass (exit ${code}):\n${out.slice(-4000)}`);
       assert.equal(code, 0, out.slice(-4000));
     } finally {
       remove();

@@ -30,7 +30,7 @@ describe('baresip ↔ baresip through a spacephone node', { timeout: 120_000 }, 
   let b: Baresip;
 
   before(async () => {
-    files = writeFederation({ nodeAddress: NODE_IP, sipPort: NODE_PORT, adminPort: 16080, rtp: [16100, 16199], extensions: { '2001': 'pw-a-2001', '2002': 'pw-b-2002' } });
+    files = writeFederation({ nodeAddress: NODE_IP, sipPort: NODE_PORT, adminPort: 16080, rtp: [16100, 16199], extensions: { '2001': 'pw-a-2001', '2002': 'pw-b-2002' }, t1: 100 });
     node = await startNode(files);
     const common = { domain: DOMAIN, outbound: `sip:${NODE_IP}:${NODE_PORT};transport=udp`, toneMs: 90_000 };
     a = await Baresip.start({ ...common, name: 'a', address: '127.0.0.61', sipPort: 16200, ctrlPort: 16210, rtpPorts: [16300, 16319], user: '2001', password: 'pw-a-2001', toneHz: TONE_A });
@@ -137,5 +137,10 @@ describe('baresip ↔ baresip through a spacephone node', { timeout: 120_000 }, 
     assert.equal(rb.length, 2);
     assert.equal(checkTone(ra[1].audio, TONE_B, TONE_A).dominant, TONE_B);
     assert.equal(checkTone(rb[1].audio, TONE_A, TONE_B).dominant, TONE_A);
+  });
+
+  it('MUST leave no transaction behind once the calls are over (64·T1 with T1 = 100 ms)', async () => {
+    await until(() => node.layer.clientCount === 0 && node.layer.serverCount === 0, 10_000,
+      `transactions to end (clients ${node.layer.clientCount}, servers ${node.layer.serverCount})`);
   });
 });
