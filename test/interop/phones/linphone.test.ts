@@ -21,6 +21,24 @@ function ip(...args: string[]): void {
   if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr.trim()}`);
 }
 
+/** Namespaces left by a run that was killed (its pid is gone): remove them. */
+function removeStale(): void {
+  const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
+  for (const m of list.matchAll(/^spphones-(\d+)\b/gm)) {
+    const pid = Number(m[1]);
+    let alive = true;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      alive = false;
+    }
+    if (!alive) {
+      spawnSync('ip', ['netns', 'delete', `spphones-${pid}`]);
+      rmSync(`/etc/netns/spphones-${pid}`, { recursive: true, force: true });
+    }
+  }
+}
+
 /** A namespace with only `lo`: the phones' whole world; removed by the returned function. */
 function createNamespace(name: string): () => void {
   ip('netns', 'add', name);
@@ -71,6 +89,7 @@ describe('linphone ↔ baresip through a spacephone node (isolated network names
     requireTool('linphonec');
     requireTool('baresip');
     const ns = `spphones-${process.pid}`;
+    removeStale();
     const remove = createNamespace(ns);
     try {
       const { code, out } = await runScenario(ns);
