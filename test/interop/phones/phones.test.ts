@@ -119,7 +119,7 @@ describe('baresip ↔ baresip through a spacephone node', { timeout: 120_000 }, 
     assert.ok(heardByA.ratio > 100 && heardByB.ratio > 100, 'the other tone is far louder than any echo of the own tone');
   });
 
-  it('MUST connect the reverse direction too: B calls A, A answers, tones cross, hangup by B', async () => {
+  it('MUST connect the reverse direction too: B calls A, A answers, tones and a DTMF digit cross, hangup by B', async () => {
     const ea = a.events.length;
     const eb = b.events.length;
     await b.dial(`sip:2001@${DOMAIN}`);
@@ -127,7 +127,13 @@ describe('baresip ↔ baresip through a spacephone node', { timeout: 120_000 }, 
     await a.accept();
     await b.waitEvent('CALL_ESTABLISHED', 5000, eb);
     await a.waitEvent('CALL_ESTABLISHED', 5000, ea);
-    await sleep(2500);
+    await sleep(1500);
+    // RFC 4733 telephone-events relayed end to end.
+    const ed = a.events.length;
+    await b.command('sndcode', '5');
+    const dtmf = await a.waitEvent('CALL_DTMF_START', 3000, ed);
+    assert.equal(dtmf.param, '5');
+    await sleep(1000);
     await b.hangup();
     await a.waitEvent('CALL_CLOSED', 5000, ea);
     await until(() => node.calls.calls().length === 0 && node.ports.inUse === 0, 5000, 'call and ports released');
