@@ -127,7 +127,7 @@ export const configSchema = z
          * Some UACs (baresip 1.0.0) only read the FIRST challenge and give up when it
          * is not MD5: list MD5 first (or alone) for them.
          */
-        digestAlgorithms: z.array(z.enum(['SHA-256', 'MD5'])).min(1).default(['SHA-256', 'MD5']),
+        digestAlgorithms: z.array(z.enum(['SHA-256', 'MD5'])).min(1).default(['MD5']),
       })
       .superRefine((t, ctx) => {
         if (t.t2 < t.t1) ctx.addIssue({ code: 'custom', path: ['t2'], message: 'must be >= t1 (RFC 3261 §17.1.2.2)' });

@@ -55,7 +55,7 @@ describe('config validation', () => {
     assert.deepEqual(c.registrar, { minExpires: 60, maxExpires: 3600, defaultExpires: 600 });
     assert.deepEqual(c.keepalive, { intervalSec: 25, maxFailures: 3 });
     assert.deepEqual(c.calls, { ringTimeoutSec: 30, maxForwards: 70 });
-    assert.deepEqual(c.sip, { t1: 500, t2: 4000, t4: 5000, userAgent: 'spacephone', digestAlgorithms: ['SHA-256', 'MD5'] });
+    assert.deepEqual(c.sip, { t1: 500, t2: 4000, t4: 5000, userAgent: 'spacephone', digestAlgorithms: ['MD5'] });
     assert.equal(c.nodes.de.sip[0].port, 5060, 'udp listener defaults to 5060');
     assert.deepEqual(c.nodes.nl.domains, ['example.test']);
     assert.equal(c.nodes.nl.database, '/etc/spacephone/nl.sqlite');
