@@ -22,7 +22,8 @@ describe('B2BUA call between two extensions', () => {
       const ringing = once(call, 'ringing');
       const [bCall] = await incoming;
       await ringing; // 180 relayed to the caller
-      assert.equal(challenges, 1, 'the first INVITE is challenged with 407');
+      // At least one 407 (more if a loaded machine made the phone retransmit its INVITE).
+      assert.ok(challenges >= 1, 'the first INVITE is challenged with 407');
       assert.equal(node.calls.stats().active, 1);
       assert.equal(node.calls.calls()[0]?.state, 'ringing');
       const answered = once(call, 'answered');

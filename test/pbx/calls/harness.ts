@@ -21,7 +21,7 @@ import { SimPhone, type SimPhoneOptions } from '../../../src/lab/sim-phone/index
 import type { NewCdr } from '../../../src/store/cdr-store.ts';
 
 export const DOMAIN = 'pbx.test';
-export const TIMERS = { T1: 20, T2: 160, T4: 200 };
+export const TIMERS = { T1: 50, T2: 400, T4: 500 };
 export const EXTENSIONS: Record<string, string> = { '2001': 'Alice', '2002': 'Bob', '2003': 'Carol', '2004': 'Dave', '2005': 'Eve' };
 
 /** A random even RTP range of `size` ports (parallel test files must not clash). */
