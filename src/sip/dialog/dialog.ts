@@ -22,7 +22,8 @@
  */
 import { randomInt } from 'node:crypto';
 import { isSipUri, type NameAddr, type SipRequest, type SipResponse, type Uri } from '../message/types.ts';
-import { cloneNameAddr, cloneUri, makeRequest } from '../transaction/messages.ts';
+import { cloneNameAddr, cloneUri } from '../message/build.ts';
+import { makeRequest } from '../transaction/messages.ts';
 import { DialogError } from './errors.ts';
 
 export type DialogState = 'early' | 'confirmed' | 'terminated';

@@ -38,10 +38,29 @@ function cloneParams(p: Params): Params {
   return new Map(p);
 }
 
-function cloneUri(u: Uri): Uri {
+export function cloneUri(u: Uri): Uri {
   if ('params' in u && 'headers' in u) return { ...u, params: cloneParams(u.params), headers: new Map(u.headers) };
   if ('params' in u) return { ...u, params: cloneParams(u.params) };
   return { ...u };
+}
+
+/** The list fields and body every message carries, empty. */
+export function emptyFields(): Omit<SipRequest, 'kind' | 'method' | 'uri' | 'via' | 'from' | 'to' | 'callId' | 'cseq'> {
+  return {
+    contact: [],
+    route: [],
+    recordRoute: [],
+    path: [],
+    wwwAuthenticate: [],
+    proxyAuthenticate: [],
+    authorization: [],
+    proxyAuthorization: [],
+    require: [],
+    supported: [],
+    proxyRequire: [],
+    headers: [],
+    body: Buffer.alloc(0),
+  };
 }
 
 export function cloneNameAddr(n: NameAddr): NameAddr {
@@ -75,6 +94,7 @@ export function newCallId(): string {
  */
 export function createResponse(req: SipRequest, status: number, reason?: string): SipResponse {
   const res: SipResponse = {
+    ...emptyFields(),
     kind: 'response',
     status,
     reason: reason ?? reasonPhrase(status),
@@ -83,19 +103,6 @@ export function createResponse(req: SipRequest, status: number, reason?: string)
     to: cloneNameAddr(req.to),
     callId: req.callId,
     cseq: { ...req.cseq },
-    contact: [],
-    route: [],
-    recordRoute: [],
-    path: [],
-    wwwAuthenticate: [],
-    proxyAuthenticate: [],
-    authorization: [],
-    proxyAuthorization: [],
-    require: [],
-    supported: [],
-    proxyRequire: [],
-    headers: [],
-    body: Buffer.alloc(0),
   };
   if (status === 100) {
     for (const h of req.headers) if (h.name.toLowerCase() === 'timestamp') res.headers.push({ name: 'Timestamp', value: h.value });
@@ -137,17 +144,9 @@ export function createRequest(init: RequestInit): SipRequest {
     to: cloneNameAddr(init.to),
     callId: init.callId ?? newCallId(),
     cseq: { seq: init.cseq ?? 1, method: init.method },
+    ...emptyFields(),
     contact: init.contact ?? [],
     route: init.route ?? [],
-    recordRoute: [],
-    path: [],
-    wwwAuthenticate: [],
-    proxyAuthenticate: [],
-    authorization: [],
-    proxyAuthorization: [],
-    require: [],
-    supported: [],
-    proxyRequire: [],
     headers: (init.headers ?? []).map((h) => ({ ...h })),
     body: init.body ?? Buffer.alloc(0),
   };

@@ -376,4 +376,3 @@ function parseSections(data: Buffer, head: string, bodyStart: number, lim: Parse
   return { ok: true, msg };
 }
 
-export { findMessageEnd, type FrameResult } from './framing.ts';

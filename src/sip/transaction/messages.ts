@@ -1,22 +1,13 @@
 /**
  * Message construction needed inside the transaction layer: synthesized responses
  * (§8.1.3.1), the ACK for a non-2xx final response (§17.1.1.3) and CANCEL (§9.1).
- * Kept local so the layer depends only on the message model (types.ts).
+ * Cloning, branches and tags come from the message builders (build.ts).
  */
-import { randomBytes } from 'node:crypto';
-import { createResponse } from '../message/build.ts';
-import { isSipUri, type CSeq, type NameAddr, type SipRequest, type SipResponse, type Uri, type Via } from '../message/types.ts';
+import { cloneNameAddr, cloneUri, cloneVia, createResponse, emptyFields } from '../message/build.ts';
+import type { CSeq, NameAddr, SipRequest, SipResponse, Uri, Via } from '../message/types.ts';
 
 /** RFC 3261 §8.1.1.7 magic cookie. */
 export const BRANCH_COOKIE = 'z9hG4bK';
-
-export function randomToken(bytes = 8): string {
-  return randomBytes(bytes).toString('hex');
-}
-
-export function makeBranch(): string {
-  return BRANCH_COOKIE + randomToken(8);
-}
 
 /**
  * True when the branch was built by an RFC 3261 element and is usable as a
@@ -33,43 +24,6 @@ export function viaBranch(via: Via | undefined): string | undefined {
   return b ?? undefined;
 }
 
-function copyParams<K, V>(m: Map<K, V>): Map<K, V> {
-  return new Map(m);
-}
-
-export function cloneUri(u: Uri): Uri {
-  if (isSipUri(u)) return { ...u, params: copyParams(u.params), headers: copyParams(u.headers) };
-  if ('number' in u) return { ...u, params: copyParams(u.params) };
-  return { ...u };
-}
-
-export function cloneNameAddr(n: NameAddr): NameAddr {
-  return { ...n, uri: cloneUri(n.uri), params: copyParams(n.params) };
-}
-
-export function cloneVia(v: Via): Via {
-  return { ...v, params: copyParams(v.params) };
-}
-
-/** The fields every message carries, empty. */
-function emptyLists(): Omit<SipRequest, 'kind' | 'method' | 'uri' | 'via' | 'from' | 'to' | 'callId' | 'cseq'> {
-  return {
-    contact: [],
-    route: [],
-    recordRoute: [],
-    path: [],
-    wwwAuthenticate: [],
-    proxyAuthenticate: [],
-    authorization: [],
-    proxyAuthorization: [],
-    require: [],
-    supported: [],
-    proxyRequire: [],
-    headers: [],
-    body: Buffer.alloc(0),
-  };
-}
-
 export interface RequestInit {
   method: string;
   uri: Uri;
@@ -83,10 +37,14 @@ export interface RequestInit {
   maxForwards?: number;
 }
 
-/** A request with only the given fields set (Max-Forwards defaults to 70, §8.1.1.6). */
+/**
+ * A request with exactly the given fields (Max-Forwards defaults to 70, §8.1.1.6).
+ * Unlike build.ts createRequest it adds no From tag and no Call-ID: ACK, CANCEL and
+ * in-dialog requests copy those from the request or dialog they belong to.
+ */
 export function makeRequest(init: RequestInit): SipRequest {
   return {
-    ...emptyLists(),
+    ...emptyFields(),
     kind: 'request',
     method: init.method,
     uri: init.uri,
@@ -124,36 +82,28 @@ export function syntheticResponse(req: SipRequest, status: 408 | 503): SipRespon
 }
 
 /**
- * ACK for a non-2xx final response (§17.1.1.3): same Request-URI, Call-ID, From,
- * CSeq number; To from the response (its tag); one Via = the request's top Via;
- * the request's Route headers.
+ * A request that copies `req`'s Request-URI, Call-ID, From, CSeq number, top Via
+ * (same branch) and Route, with `method` and `to` (§9.1, §17.1.1.3).
  */
-export function buildNon2xxAck(invite: SipRequest, res: SipResponse): SipRequest {
+function sameTransactionRequest(req: SipRequest, method: 'ACK' | 'CANCEL', to: NameAddr): SipRequest {
   return makeRequest({
-    method: 'ACK',
-    uri: cloneUri(invite.uri),
-    via: invite.via.length > 0 ? [cloneVia(invite.via[0])] : [],
-    from: cloneNameAddr(invite.from),
-    to: cloneNameAddr(res.to),
-    callId: invite.callId,
-    cseq: { seq: invite.cseq.seq, method: 'ACK' },
-    route: invite.route.map(cloneNameAddr),
-  });
-}
-
-/**
- * CANCEL for a pending request (§9.1): same Request-URI, Call-ID, To, From, CSeq
- * number; one Via equal to the request's top Via (same branch); same Route.
- */
-export function buildCancel(req: SipRequest): SipRequest {
-  return makeRequest({
-    method: 'CANCEL',
+    method,
     uri: cloneUri(req.uri),
     via: req.via.length > 0 ? [cloneVia(req.via[0])] : [],
     from: cloneNameAddr(req.from),
-    to: cloneNameAddr(req.to),
+    to: cloneNameAddr(to),
     callId: req.callId,
-    cseq: { seq: req.cseq.seq, method: 'CANCEL' },
+    cseq: { seq: req.cseq.seq, method },
     route: req.route.map(cloneNameAddr),
   });
+}
+
+/** ACK for a non-2xx final response (§17.1.1.3): To from the response (its tag). */
+export function buildNon2xxAck(invite: SipRequest, res: SipResponse): SipRequest {
+  return sameTransactionRequest(invite, 'ACK', res.to);
+}
+
+/** CANCEL for a pending request (§9.1): To as in the request. */
+export function buildCancel(req: SipRequest): SipRequest {
+  return sameTransactionRequest(req, 'CANCEL', req.to);
 }

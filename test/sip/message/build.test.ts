@@ -13,10 +13,8 @@ import {
   removeHeader,
   setHeader,
 } from '../../../src/sip/message/build.ts';
-import { findMessageEnd } from '../../../src/sip/message/parser.ts';
 import { parseMessage, parseNameAddr, parseUri } from '../../../src/sip/message/parser.ts';
 import { serializeMessage } from '../../../src/sip/message/serializer.ts';
-import { SipParseError } from '../../../src/sip/message/errors.ts';
 import type { SipRequest } from '../../../src/sip/message/types.ts';
 import { TYPICAL } from './vectors.ts';
 
@@ -122,39 +120,5 @@ describe('reasonPhrase', () => {
     assert.equal(reasonPhrase(481), 'Call/Transaction Does Not Exist');
     assert.equal(reasonPhrase(499), 'Bad Request');
     assert.equal(reasonPhrase(699), 'Busy Everywhere');
-  });
-});
-
-describe('findMessageEnd (stream framing, §18.3)', () => {
-  const two = Buffer.concat([TYPICAL[0], TYPICAL[2]]);
-  it('MUST frame consecutive messages by Content-Length', () => {
-    const a = findMessageEnd(two, 0);
-    assert.ok(typeof a === 'object' && !(a instanceof SipParseError) && a.kind === 'message');
-    assert.equal(a.end, TYPICAL[0].length);
-    assert.equal(a.contentLength, 118);
-    const b = findMessageEnd(two, a.end);
-    assert.ok(typeof b === 'object' && !(b instanceof SipParseError) && b.kind === 'message');
-    assert.equal(b.end, two.length);
-  });
-  it('MUST ask for more bytes on a partial header section', () => {
-    assert.equal(findMessageEnd(TYPICAL[0].subarray(0, 100), 0), 'need-more');
-    assert.equal(findMessageEnd(Buffer.from('\r'), 0), 'need-more');
-  });
-  it('MUST recognise CRLFCRLF ping and CRLF pong keep-alives (RFC 5626 §4.4.1)', () => {
-    assert.deepEqual(findMessageEnd(Buffer.from('\r\n\r\nINVITE'), 0), { kind: 'ping', end: 4 });
-    assert.deepEqual(findMessageEnd(Buffer.from('\r\n'), 0), { kind: 'pong', end: 2 });
-  });
-  it('MUST fail on a missing Content-Length and on oversize input', () => {
-    const noCl = Buffer.from('OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h\r\n\r\n');
-    const e = findMessageEnd(noCl, 0);
-    assert.ok(e instanceof SipParseError && e.fault === 'missing Content-Length');
-    const big = findMessageEnd(Buffer.alloc(70000, 0x41), 0);
-    assert.ok(big instanceof SipParseError && big.status === 413);
-    const huge = findMessageEnd(Buffer.from('OPTIONS sip:a@b SIP/2.0\r\nl: 99999999\r\n\r\n'), 0);
-    assert.ok(huge instanceof SipParseError && huge.status === 413);
-  });
-  it('MUST honour folded and compact Content-Length', () => {
-    const r = findMessageEnd(Buffer.from('SIP/2.0 200 OK\r\nl:\r\n 3\r\n\r\nabc'), 0);
-    assert.ok(typeof r === 'object' && !(r instanceof SipParseError) && r.kind === 'message' && r.contentLength === 3);
   });
 });

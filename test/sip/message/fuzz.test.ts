@@ -11,7 +11,8 @@ import fc from 'fast-check';
 import { parseMessage } from '../../../src/sip/message/parser.ts';
 import { serializeMessage } from '../../../src/sip/message/serializer.ts';
 import { SipParseError, type ParseResult } from '../../../src/sip/message/errors.ts';
-import { findMessageEnd } from '../../../src/sip/message/parser.ts';
+import { StreamFramer } from '../../../src/sip/transport/framer.ts';
+import { serializeRawResponse } from '../../../src/sip/message/raw-response.ts';
 import type { SipMessage } from '../../../src/sip/message/types.ts';
 import { listRfc4475, listRfc5118, rfc4475, rfc5118, TYPICAL } from './vectors.ts';
 
@@ -79,7 +80,14 @@ function check(input: Buffer): void {
   } catch (e) {
     assert.fail(`parseMessage threw ${String(e)} for ${JSON.stringify(input.toString('latin1'))}`);
   }
-  const dt = performance.now() - t0;
+  let dt = performance.now() - t0;
+  // A slow parse is re-timed before it counts: on a busy machine one GC pause or
+  // preemption can exceed the budget, a pathological input stays slow every time.
+  for (let retry = 0; retry < 2 && dt >= 250; retry++) {
+    const t1 = performance.now();
+    parseMessage(input);
+    dt = performance.now() - t1;
+  }
   assert.ok(dt < 250, `parse took ${dt} ms`);
   if (r.ok) {
     const m = r.msg;
@@ -101,10 +109,19 @@ function check(input: Buffer): void {
       const back = parseMessage(serializeMessage(r.response));
       if (!back.ok) assert.fail(`error response does not parse: ${back.error.fault} for ${JSON.stringify(input.toString('latin1'))}`);
     }
+    if (r.rawResponse) {
+      // Raw copies must still frame as one response: every line a header line, nothing injected.
+      assert.equal(r.response, undefined);
+      const text = serializeRawResponse(r.rawResponse).toString('utf8');
+      assert.ok(text.startsWith(`SIP/2.0 ${r.error.status} `) && text.endsWith('\r\n\r\n'));
+      const lines = text.slice(0, -4).split('\r\n');
+      for (const l of lines) assert.ok(!/[\r\n\0]/.test(l), `raw response line with CR/LF/NUL: ${JSON.stringify(l)}`);
+      for (const l of lines.slice(1)) assert.match(l, /^(Via|From|To|Call-ID|CSeq|Content-Length): /);
+    }
   }
   // Stream framing on the same bytes must not throw either.
-  const f = findMessageEnd(input, 0);
-  assert.ok(f === 'need-more' || f instanceof SipParseError || (f.end >= 0 && f.end >= (f.kind === 'message' ? f.headerEnd : 0)));
+  const frames = new StreamFramer(65535).push(input);
+  for (const f of frames) if (f.kind === 'message') assert.ok(f.data.length <= input.length);
 }
 
 const mutated = fc.record({ seed: fc.nat(SEEDS.length - 1), ops: fc.array(op, { minLength: 1, maxLength: 6 }) });
