@@ -45,6 +45,7 @@
 import type { Endpoint, SipRequest, SipResponse } from '../message/types.ts';
 import { IllegalTransitionError } from './errors.ts';
 import { buildCancel, buildNon2xxAck, syntheticResponse } from './messages.ts';
+import type { InboundContext } from '../transport/types.ts';
 import { safeSend, TimerSet } from './timer-set.ts';
 import type { ClientTransaction, ClientTransactionUser, OnTerminated, TransactionEnv } from './types.ts';
 
@@ -74,18 +75,21 @@ export class InviteClientTransaction implements ClientTransaction {
   private ack: SipRequest | undefined;
   private cancelState: 'none' | 'pending' | 'sent' = 'none';
   private cancelUser: ClientTransactionUser = NOBODY;
+  /** Where the INVITE actually went: `target`, or its TCP twin after an MTU switch. */
+  private sentTo: Endpoint;
 
   constructor(
     readonly id: string,
     readonly request: SipRequest,
     readonly target: Endpoint,
-    private readonly env: TransactionEnv,
+    private env: TransactionEnv,
     private readonly user: ClientTransactionUser,
     private readonly onTerminated: OnTerminated,
     private readonly sendCancel: CancelSender,
   ) {
     this.timers = new TimerSet(env.clock);
     this.intervalA = env.timers.A;
+    this.sentTo = target;
   }
 
   get state(): InviteClientState {
@@ -105,6 +109,8 @@ export class InviteClientTransaction implements ClientTransaction {
     if (from !== to) this.env.observe({ kind: this.kind, id: this.id, method: this.request.method, from, to });
     const t = this.env.timers;
     if (from === to) {
+      // Timer A fired after the INVITE went out over TCP (§18.1.1): nothing to retransmit.
+      if (this.env.reliable) return;
       // Timer A fired in Calling: retransmit, double A without cap (§17.1.1.2).
       this.intervalA *= 2;
       this.sendInvite();
@@ -193,7 +199,8 @@ export class InviteClientTransaction implements ClientTransaction {
 
   private doCancel(): void {
     this.cancelState = 'sent';
-    this.sendCancel(buildCancel(this.request), this.target, this.cancelUser);
+    // §9.1: the CANCEL goes to the same address, port and transport as the INVITE.
+    this.sendCancel(buildCancel(this.request), this.sentTo, this.cancelUser);
   }
 
   private onTimerB(): void {
@@ -215,9 +222,21 @@ export class InviteClientTransaction implements ClientTransaction {
 
   private sendInvite(): void {
     safeSend(
-      () => this.env.transport.sendRequest(this.request, this.target),
+      () => this.env.transport.sendRequest(this.request, this.target).then((ctx) => this.onSent(ctx)),
       (err) => this.onTransportError(err),
     );
+  }
+
+  /**
+   * The transport may have moved the INVITE from UDP to TCP (§18.1.1 MTU rule):
+   * from then on the transaction runs with reliable-transport timers (no Timer A
+   * retransmissions, Timer D = 0) and the ACK and CANCEL follow it.
+   */
+  private onSent(ctx: InboundContext): void {
+    const used = ctx.source.transport;
+    if (this.env.reliable || used === this.target.transport || !this.env.transport.isReliable(used)) return;
+    this.env = { ...this.env, reliable: true, timers: this.env.reliableTimers };
+    this.sentTo = { ...this.target, transport: used };
   }
 
   private sendAck(): void {
@@ -225,7 +244,7 @@ export class InviteClientTransaction implements ClientTransaction {
     if (!ack) return;
     // §17.1.1.3: same address, port and transport as the INVITE.
     safeSend(
-      () => this.env.transport.sendRequest(ack, this.target),
+      () => this.env.transport.sendRequest(ack, this.sentTo),
       (err) => this.env.report(err),
     );
   }

@@ -11,13 +11,14 @@
  *   const tx = layer.request(invite, target, { onResponse(res, tx) { ... } });
  */
 import type { Clock } from '../clock.ts';
+import { newBranch, newTag } from '../message/build.ts';
 import type { Endpoint, SipRequest, SipResponse } from '../message/types.ts';
 import type { InboundRequest, InboundResponse, InboundContext, TransportLayer } from '../transport/types.ts';
 import { TransactionUsageError } from './errors.ts';
 import { InviteClientTransaction } from './invite-client.ts';
 import { InviteServerTransaction } from './invite-server.ts';
 import { clientKey, serverKey, tagOf } from './matching.ts';
-import { isRfc3261Branch, makeBranch, randomToken, responseTo, viaBranch } from './messages.ts';
+import { isRfc3261Branch, responseTo, viaBranch } from './messages.ts';
 import { NonInviteClientTransaction } from './non-invite-client.ts';
 import { NonInviteServerTransaction } from './non-invite-server.ts';
 import { safeSend } from './timer-set.ts';
@@ -249,7 +250,7 @@ export class TransactionLayer {
       const host = local ? (local.address.includes(':') ? `[${local.address}]` : local.address) : 'invalid.invalid';
       req.via.push({ protocol: 'SIP/2.0', transport: target.transport.toUpperCase(), host, port: local?.port, params: new Map() });
     }
-    if (!isRfc3261Branch(viaBranch(req.via[0]))) req.via[0].params.set('branch', makeBranch());
+    if (!isRfc3261Branch(viaBranch(req.via[0]))) req.via[0].params.set('branch', newBranch());
   }
 
   private env(transport: Endpoint['transport']): TransactionEnv {
@@ -259,6 +260,7 @@ export class TransactionLayer {
       clock: this.clock,
       timers: timerValues(this.base, reliable),
       reliable,
+      reliableTimers: timerValues(this.base, true),
       report: (err) => this.report(err),
       observe: (ev) => {
         try {
@@ -286,7 +288,7 @@ export class TransactionLayer {
  */
 export function answerCancel(inviteTx: ServerTransaction, cancelTx: ServerTransaction): void {
   const prior = inviteTx.lastResponse ? tagOf(inviteTx.lastResponse.to.params) : '';
-  const tag = prior || tagOf(inviteTx.request.to.params) || randomToken(6);
+  const tag = prior || tagOf(inviteTx.request.to.params) || newTag();
   const ok = responseTo(cancelTx.request, 200, 'OK');
   if (!ok.to.params.has('tag')) ok.to.params.set('tag', tag);
   cancelTx.respond(ok);

@@ -49,6 +49,7 @@
 import type { Endpoint, SipRequest, SipResponse } from '../message/types.ts';
 import { IllegalTransitionError } from './errors.ts';
 import { syntheticResponse } from './messages.ts';
+import type { InboundContext } from '../transport/types.ts';
 import { safeSend, TimerSet } from './timer-set.ts';
 import type { ClientTransaction, ClientTransactionUser, OnTerminated, TransactionEnv } from './types.ts';
 
@@ -72,7 +73,7 @@ export class NonInviteClientTransaction implements ClientTransaction {
     readonly id: string,
     readonly request: SipRequest,
     readonly target: Endpoint,
-    private readonly env: TransactionEnv,
+    private env: TransactionEnv,
     private readonly user: ClientTransactionUser,
     private readonly onTerminated: OnTerminated,
   ) {
@@ -96,6 +97,8 @@ export class NonInviteClientTransaction implements ClientTransaction {
     if (from !== to) this.env.observe({ kind: this.kind, id: this.id, method: this.request.method, from, to });
     const t = this.env.timers;
     if (from === to) {
+      // Timer E fired after the request went out over TCP (§18.1.1): nothing to retransmit.
+      if (this.env.reliable) return;
       // Timer E fired: retransmit; in Trying double up to T2, in Proceeding use T2 (§17.1.2.2).
       this.intervalE = to === 'trying' ? Math.min(2 * this.intervalE, t.T2) : t.T2;
       this.sendRequest();
@@ -165,9 +168,16 @@ export class NonInviteClientTransaction implements ClientTransaction {
 
   private sendRequest(): void {
     safeSend(
-      () => this.env.transport.sendRequest(this.request, this.target),
+      () => this.env.transport.sendRequest(this.request, this.target).then((ctx) => this.onSent(ctx)),
       (err) => this.onTransportError(err),
     );
+  }
+
+  /** Moved from UDP to TCP by the transport (§18.1.1): reliable timers from now on (E stops, K = 0). */
+  private onSent(ctx: InboundContext): void {
+    const used = ctx.source.transport;
+    if (this.env.reliable || used === this.target.transport || !this.env.transport.isReliable(used)) return;
+    this.env = { ...this.env, reliable: true, timers: this.env.reliableTimers };
   }
 
   private deliver(res: SipResponse): void {

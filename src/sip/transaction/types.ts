@@ -13,6 +13,12 @@ export interface TransactionEnv {
   clock: Clock;
   timers: TimerValues;
   reliable: boolean;
+  /**
+   * Timer values for a reliable transport, for a client transaction whose request the
+   * transport moved from UDP to TCP (§18.1.1 MTU rule): reliability follows the
+   * transport actually used (§17.1.1.2, §17.1.2.2).
+   */
+  reliableTimers: TimerValues;
   /** Receives exceptions thrown by TU callbacks and transport failures nobody else hears of. */
   report(err: unknown): void;
   /** Diagnostics (STYLE.md §11): every state change of every transaction. */

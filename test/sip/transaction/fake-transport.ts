@@ -7,6 +7,8 @@ export class FakeTransport implements TransportLayer {
   readonly sentResponses: { res: SipResponse; to: InboundContext }[] = [];
   /** When set, sendRequest/sendResponse reject with this error. */
   failWith: Error | undefined;
+  /** When set, sendRequest resolves as if the transport had moved the request to this transport (§18.1.1 MTU rule). */
+  movedTo: Endpoint['transport'] | undefined;
   closed = false;
   private readonly listeners: { [E in keyof TransportEvents]: TransportEvents[E][] } = { request: [], response: [], trace: [] };
 
@@ -15,7 +17,7 @@ export class FakeTransport implements TransportLayer {
   sendRequest(req: SipRequest, target: Endpoint): Promise<InboundContext> {
     if (this.failWith) return Promise.reject(this.failWith);
     this.sentRequests.push({ req, target });
-    return Promise.resolve({ source: target, local: LOCAL });
+    return Promise.resolve({ source: this.movedTo ? { ...target, transport: this.movedTo } : target, local: LOCAL });
   }
   sendResponse(res: SipResponse, to: InboundContext): Promise<void> {
     if (this.failWith) return Promise.reject(this.failWith);

@@ -212,4 +212,34 @@ describe('INVITE client transaction (RFC 3261 §17.1.1, RFC 6026)', () => {
     assert.equal(transport.requestsOf('CANCEL').length, 0);
     layer.close();
   });
+
+  it('MUST stop Timer A retransmissions when the transport moved the INVITE to TCP (§18.1.1), and ACK over TCP', async () => {
+    const { clock, transport, layer } = setup();
+    transport.movedTo = 'tcp';
+    const user = recorder();
+    const tx = layer.request(outboundRequest('INVITE'), PEER, user);
+    await flush();
+    clock.advance(31_999);
+    assert.equal(transport.requestsOf('INVITE').length, 1, 'no UDP retransmission once the INVITE went over TCP');
+    transport.injectResponse(peerResponse(tx.request, 486));
+    const acks = transport.sentRequests.filter((s) => s.req.method === 'ACK');
+    assert.equal(acks.length, 1);
+    assert.equal(acks[0].target.transport, 'tcp', '§17.1.1.3: the ACK uses the transport of the INVITE');
+    assert.equal(tx.state, 'terminated', 'Timer D = 0 on a reliable transport');
+    assert.equal(clock.pending, 0);
+    assert.deepEqual(user.statuses(), [486]);
+  });
+
+  it('MUST send the CANCEL over TCP when the INVITE was moved there (§9.1)', async () => {
+    const { transport, layer } = setup();
+    transport.movedTo = 'tcp';
+    const tx = layer.request(outboundRequest('INVITE'), PEER, recorder());
+    await flush();
+    transport.injectResponse(peerResponse(tx.request, 180));
+    tx.cancel();
+    const cancels = transport.sentRequests.filter((s) => s.req.method === 'CANCEL');
+    assert.equal(cancels.length, 1);
+    assert.equal(cancels[0].target.transport, 'tcp');
+    layer.close();
+  });
 });

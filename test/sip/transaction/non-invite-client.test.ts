@@ -122,4 +122,27 @@ describe('non-INVITE client transaction (RFC 3261 §17.1.2)', () => {
     assert.deepEqual(user.statuses(), [503]);
     assert.equal(layer.clientCount, 0);
   });
+
+  it('MUST stop Timer E retransmissions when the transport moved the request to TCP (§18.1.1), and end at once (K = 0)', async () => {
+    const { clock, transport, layer } = setup();
+    transport.movedTo = 'tcp';
+    const user = recorder();
+    const tx = layer.request(outboundRequest('OPTIONS'), PEER, user);
+    await flush();
+    clock.advance(31_999);
+    assert.equal(transport.sentRequests.length, 1, 'no UDP retransmission once the request went over TCP');
+    transport.injectResponse(peerResponse(tx.request, 200));
+    assert.equal(tx.state, 'terminated');
+    assert.equal(clock.pending, 0);
+    assert.deepEqual(user.statuses(), [200]);
+  });
+
+  it('MUST keep retransmitting when the transport kept the request on UDP', async () => {
+    const { clock, transport, layer } = setup();
+    layer.request(outboundRequest('OPTIONS'), PEER, recorder());
+    await flush();
+    clock.advance(1_500);
+    assert.equal(transport.sentRequests.length, 3);
+    layer.close();
+  });
 });
