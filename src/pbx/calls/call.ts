@@ -169,6 +169,10 @@ export class Call implements UpdateHost {
       this.failCaller(status, status === 400 ? 'Bad Request' : 'Not Acceptable Here', 'failed');
       return;
     }
+    if (plans.length === 0) {
+      this.failCaller(480, 'Temporarily Unavailable', 'failed'); // no binding we could use
+      return;
+    }
     this.env.bindCallId(plans[0]?.invite.callId ?? '', this);
     this.branches = plans.map((p, i) => new Branch(`${this.id}.${i}`, this.env.layer, p.invite, p.target, this.branchEvents, this.log));
     this.ringTimer = this.env.clock.setTimer(this.env.ringTimeoutSec * 1000, () => this.guard(() => this.onRingTimeout()));
