@@ -68,6 +68,26 @@ describe('call failures', () => {
     }
   });
 
+  it('MUST answer 480 and release media when no binding of the callee is usable', async () => {
+    const node = await startNode();
+    try {
+      const a = await node.phone('2001');
+      const b = await node.phone('2002');
+      await a.register();
+      await b.register();
+      const [binding] = node.store.bindings('2002@pbx.test', Date.now());
+      assert.ok(binding);
+      node.store.remove(binding.aor, binding.contact);
+      node.store.save({ ...binding, contact: 'not a uri' });
+      const call = await a.call('sip:2002@pbx.test');
+      await ended(call);
+      assert.equal(call.finalStatus, 480);
+      await settled(node);
+    } finally {
+      await node.close();
+    }
+  });
+
   it('MUST CANCEL the branches and answer 480 when nobody answers within ringTimeoutSec', async () => {
     const node = await startNode({ ringTimeoutSec: 0.3 });
     try {
