@@ -46,10 +46,14 @@ export interface RegisterRunFigures {
 
 export interface PbxBenchFigures {
   register: RegisterRunFigures[];
-  /** Node RSS (MiB) after start, after the first 10,000 registrations, and after all runs. */
-  rss: { startMiB: number; after10kMiB: number; endMiB: number; bindings: number };
+  /**
+   * Node RSS (MiB): after start; right after the first 10,000 registrations; again
+   * 35 s later, once their server transactions left Timer J (64·T1, RFC 3261
+   * §17.2.2) and could be collected; after all runs.
+   */
+  rss: { startMiB: number; after10kMiB: number; settledMiB: number; endMiB: number; bindings: number };
   calls: CallRunFigures[];
-  /** INVITEs the callee UAS received whose SDP c= was the node's RTP address, of all it received. */
+  /** INVITEs the callee UAS received whose SDP c= was the node's RTP address, of all it received; calls and ports left 40 s after the runs. */
   media: { invites: number; anchored: number; portPairsInUseAfter: number; callsActiveAfter: number };
   kamailioRegister: RegisterRunFigures[];
   kamailioCalls: CallRunFigures[];
@@ -172,7 +176,7 @@ function topFrames(profileDir: string, n = 15): string[] {
 
 export async function benchPbx(opts: { registerRates?: number[]; calls?: number; callRates?: number[]; holdMs?: number } = {}): Promise<PbxBenchFigures> {
   requireTool('sipp');
-  const registerRates = opts.registerRates ?? [5000, 6000, 8000];
+  const registerRates = opts.registerRates ?? [1000, 2500, 5000, 6000];
   const calls = opts.calls ?? 5000;
   const callRates = opts.callRates ?? [300, 500];
   const holdMs = opts.holdMs ?? 1000;
@@ -183,7 +187,7 @@ export async function benchPbx(opts: { registerRates?: number[]; calls?: number;
   const config = join(dir, 'pbx.yaml');
   writeFiles({ [config]: pbxConfigYaml({ nodeName: 'pbx', address: NODE_IP, port: 5060, rtp: RTP, database: join(dir, 'pbx.sqlite'), firstUser: FIRST, userCount: USERS, admin: { address: NODE_IP, port: 8090 } }) });
 
-  const out: PbxBenchFigures = { register: [], rss: { startMiB: 0, after10kMiB: 0, endMiB: 0, bindings: 0 }, calls: [], media: { invites: 0, anchored: 0, portPairsInUseAfter: -1, callsActiveAfter: -1 }, kamailioRegister: [], kamailioCalls: [], notes };
+  const out: PbxBenchFigures = { register: [], rss: { startMiB: 0, after10kMiB: 0, settledMiB: 0, endMiB: 0, bindings: 0 }, calls: [], media: { invites: 0, anchored: 0, portPairsInUseAfter: -1, callsActiveAfter: -1 }, kamailioRegister: [], kamailioCalls: [], notes };
   const node = await startNode(config, profileDir);
   try {
     await sleep(1000);
@@ -193,6 +197,8 @@ export async function benchPbx(opts: { registerRates?: number[]; calls?: number;
       if (i === 0) {
         out.rss.after10kMiB = rssMiB(node.pid);
         out.rss.bindings = (await metrics()).registrations ?? 0;
+        await sleep(35_000);
+        out.rss.settledMiB = rssMiB(node.pid);
       }
       await sleep(1000);
     }
@@ -206,7 +212,8 @@ export async function benchPbx(opts: { registerRates?: number[]; calls?: number;
     const invites = readFileSync(uasMsgs, 'utf8').split(/^-{20,}.*$/m).filter((m) => /^INVITE /m.test(m));
     out.media.invites = invites.length;
     out.media.anchored = invites.filter((m) => new RegExp(`^c=IN IP4 ${NODE_IP.replace(/\./g, '\\.')}\\s*$`, 'm').test(m)).length;
-    await sleep(2000);
+    // Past 64·T1 (no-ACK and BYE timeouts): whatever is still up has leaked.
+    await sleep(40_000);
     const m = await metrics();
     out.media.portPairsInUseAfter = m.rtp_port_pairs_in_use ?? -1;
     out.media.callsActiveAfter = m.calls_active ?? -1;
@@ -261,14 +268,14 @@ export function pbxReport(p: PbxBenchFigures): string[] {
     ...reg(p.register),
     ...reg(p.kamailioRegister),
     '',
-    `- node RSS: ${p.rss.startMiB.toFixed(1)} MiB at start, ${p.rss.after10kMiB.toFixed(1)} MiB with ${p.rss.bindings} bindings (+${(p.rss.after10kMiB - p.rss.startMiB).toFixed(1)} MiB per 10,000 registrations), ${p.rss.endMiB.toFixed(1)} MiB at the end`,
+    `- node RSS: ${p.rss.startMiB.toFixed(1)} MiB at start, ${p.rss.after10kMiB.toFixed(1)} MiB with ${p.rss.bindings} bindings right after the run (+${(p.rss.after10kMiB - p.rss.startMiB).toFixed(1)} MiB), ${p.rss.settledMiB.toFixed(1)} MiB 35 s later once the transactions expired (+${(p.rss.settledMiB - p.rss.startMiB).toFixed(1)} MiB per 10,000 registrations), ${p.rss.endMiB.toFixed(1)} MiB at the end`,
     '',
     '| run | calls | target/s | succeeded | failed | calls/s (setup) | elapsed s |',
     '|---|---|---|---|---|---|---|',
     ...call(p.calls),
     ...call(p.kamailioCalls),
     '',
-    `- media anchored: ${p.media.anchored} of ${p.media.invites} INVITEs at the callee carried c=IN IP4 ${NODE_IP}; after the runs: ${p.media.callsActiveAfter} calls active, ${p.media.portPairsInUseAfter} RTP port pairs in use`,
+    `- media anchored: ${p.media.anchored} of ${p.media.invites} INVITEs at the callee carried c=IN IP4 ${NODE_IP}; 40 s after the runs: ${p.media.callsActiveAfter} calls active, ${p.media.portPairsInUseAfter} RTP port pairs in use`,
     ...p.notes.map((n) => `- ${n}`),
   ];
   if (p.profile) lines.push('', 'Node CPU profile, top self time:', '', ...p.profile.map((f) => `    ${f}`));
