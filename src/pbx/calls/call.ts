@@ -29,7 +29,7 @@ import type { CallState } from '../../admin/types.ts';
 import type { CdrResult, CdrStore } from '../../store/cdr-store.ts';
 import type { Logger } from '../../util/log.ts';
 import type { Clock, TimerHandle } from '../../sip/clock.ts';
-import { Dialog, dialogKey } from '../../sip/dialog/dialog.ts';
+import { Dialog } from '../../sip/dialog/dialog.ts';
 import { Uas2xxRetransmitter } from '../../sip/dialog/uas-2xx-retransmit.ts';
 import { createResponse, getHeader, setHeader } from '../../sip/message/build.ts';
 import type { Endpoint, SipRequest, SipResponse, TransportName, Uri } from '../../sip/message/types.ts';
@@ -460,5 +460,4 @@ export class Call implements UpdateHost {
   }
 }
 
-export { isSdp, sdpOf };
-export const dialogKeyOf = dialogKey;
+export { sdpOf };
