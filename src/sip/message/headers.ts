@@ -93,13 +93,18 @@ for (const [lower, key] of CORE_KEYS) (BY_LENGTH[lower.length] ??= []).push([low
 
 /** Typed key of a header name (any case, compact forms), without allocating; undefined for raw headers. */
 export function coreKeyOf(name: string): CoreKey | undefined {
-  const cands = BY_LENGTH[name.length];
+  return coreKeyAt(name, 0, name.length);
+}
+
+/** coreKeyOf for the name s[start, end), so the parser need not slice it out. */
+export function coreKeyAt(s: string, start: number, end: number): CoreKey | undefined {
+  const cands = BY_LENGTH[end - start];
   if (cands === undefined) return undefined;
   for (let k = 0; k < cands.length; k++) {
     const lower = cands[k][0];
     let i = 0;
     for (; i < lower.length; i++) {
-      let c = name.charCodeAt(i);
+      let c = s.charCodeAt(start + i);
       if (c >= 65 && c <= 90) c += 32;
       if (c !== lower.charCodeAt(i)) break;
     }

@@ -15,7 +15,7 @@ import { createResponse, newTag } from './build.ts';
 import { SipParseError, type ParseResult } from './errors.ts';
 import { buildRawResponse } from './raw-response.ts';
 import {
-  coreKeyOf,
+  coreKeyAt,
   CORE_NAME,
   COMPACT_RAW,
   type CoreKey,
@@ -209,7 +209,7 @@ class Ctx {
     }
   }
 
-  /** Files one unfolded header field under its typed key or as a raw header. */
+  /** Files one unfolded header field under its typed key (name unused) or as a raw header. */
   add(name: string, key: CoreKey | undefined, value: string, raw: RawHeader[]): void {
     const v = trimWs(value);
     if (key !== undefined) {
@@ -233,65 +233,86 @@ function emptyCollected(): Collected {
   };
 }
 
-/** Splits the header section into lines; a CR or LF that is not part of a CRLF is a fault. */
-function splitLines(head: string, ctx: Ctx): string[] {
-  const lines: string[] = [];
+/** A CR or LF that is not part of a CRLF (§7: lines end in CRLF). */
+function hasBareLineEnd(head: string): boolean {
+  for (let i = head.indexOf('\n'); i >= 0; i = head.indexOf('\n', i + 1)) if (head.charCodeAt(i - 1) !== 13) return true;
+  for (let i = head.indexOf('\r'); i >= 0; i = head.indexOf('\r', i + 1)) if (head.charCodeAt(i + 1) !== 10) return true;
+  return false;
+}
+
+/**
+ * End of the line starting at `pos` (exclusive) and the start of the next (-1 at the
+ * end of the section). A line ending in a bare LF loses the octet before it (the
+ * message is rejected anyway, see hasBareLineEnd).
+ */
+function lineAt(head: string, pos: number): { end: number; next: number } {
+  const lf = head.indexOf('\n', pos);
+  return lf < 0 ? { end: head.length, next: -1 } : { end: Math.max(pos, lf - 1), next: lf + 1 };
+}
+
+/** True when some line of the header section is longer than `max` (cheap when the whole section is shorter). */
+function hasLongLine(head: string, max: number): boolean {
+  if (head.length <= max) return false;
   let pos = 0;
   for (;;) {
     const lf = head.indexOf('\n', pos);
     const end = lf < 0 ? head.length : lf - 1;
-    if (lf >= 0 && head.charCodeAt(end) !== 13) {
-      ctx.fail(new SipParseError('bad line ending'));
-    } else {
-      const cr = head.indexOf('\r', pos);
-      if (cr >= 0 && cr < end) ctx.fail(new SipParseError('bad line ending'));
-    }
-    lines.push(head.slice(pos, Math.max(pos, end)));
-    if (lf < 0) return lines;
+    if (end - pos > max) return true;
+    if (lf < 0) return false;
     pos = lf + 1;
   }
 }
 
 function parseSections(data: Buffer, head: string, bodyStart: number, lim: ParseLimits, isRequest: boolean): ParseResult {
   const ctx = new Ctx();
-  const lines = splitLines(head, ctx);
-  for (let i = 0; i < lines.length; i++) {
-    if (lines[i].length > lim.maxLineLength) return { ok: false, error: new SipParseError('line too long', 413), isRequest };
-  }
+  if (hasLongLine(head, lim.maxLineLength)) return { ok: false, error: new SipParseError('line too long', 413), isRequest };
+  if (hasBareLineEnd(head)) ctx.fail(new SipParseError('bad line ending'));
+  let line = lineAt(head, 0);
+  const startLine = head.slice(0, line.end);
   const sl: StartLine = {};
   try {
-    if (isRequest) parseRequestLine(lines[0], sl);
-    else parseStatusLine(lines[0], sl);
+    if (isRequest) parseRequestLine(startLine, sl);
+    else parseStatusLine(startLine, sl);
   } catch (e) {
     ctx.fail(e);
   }
 
   // Unfold (§7.3.1: a line starting with SP/HT continues the previous one) and classify.
+  // Works on offsets into `head`: one slice per header value, none per line.
   const core = ctx.core;
   const raw: RawHeader[] = [];
   let count = 0;
   let name: string | undefined;
   let key: CoreKey | undefined;
   let value = '';
-  for (let i = 1; i < lines.length; i++) {
-    const l = lines[i];
-    if (l.length > 0 && isWs(l.charCodeAt(0))) {
+  for (let pos = line.next; pos >= 0; pos = line.next) {
+    line = lineAt(head, pos);
+    const end = line.end;
+    if (end > pos && isWs(head.charCodeAt(pos))) {
       if (name === undefined) ctx.fail(new SipParseError('bad header line'));
-      value += ' ' + trimWs(l);
+      value += ' ' + trimWs(head.slice(pos, end));
       continue;
     }
     if (name !== undefined) ctx.add(name, key, value, raw);
     name = undefined;
     if (++count > lim.maxHeaders) return { ok: false, error: new SipParseError('too many headers', 413), isRequest };
-    const colon = l.indexOf(':');
-    const n = colon < 0 ? '' : trimWs(l.slice(0, colon));
-    key = coreKeyOf(n);
-    if (key === undefined && !isToken(n)) {
-      ctx.fail(new SipParseError('bad header line'));
-      continue;
+    let colon = head.indexOf(':', pos);
+    if (colon >= end) colon = -1;
+    let ns = pos;
+    let ne = colon < 0 ? pos : colon;
+    while (ns < ne && isWs(head.charCodeAt(ns))) ns++;
+    while (ne > ns && isWs(head.charCodeAt(ne - 1))) ne--;
+    key = coreKeyAt(head, ns, ne);
+    let n = '';
+    if (key === undefined) {
+      n = head.slice(ns, ne);
+      if (!isToken(n)) {
+        ctx.fail(new SipParseError('bad header line'));
+        continue;
+      }
     }
     name = n;
-    value = l.slice(colon + 1);
+    value = head.slice(colon + 1, end);
   }
   if (name !== undefined) ctx.add(name, key, value, raw);
 
@@ -340,7 +361,7 @@ function parseSections(data: Buffer, head: string, bodyStart: number, lim: Parse
     const error = fault ?? new SipParseError('unparseable message');
     if (!isRequest) return { ok: false, error, isRequest };
     // An ACK is never answered (§17.2.1, §17.2.3): a broken one is just dropped.
-    if (cseq?.method === 'ACK' || sl.request?.method === 'ACK' || isRawAck(lines[0], core.cseq)) return { ok: false, error, isRequest };
+    if (cseq?.method === 'ACK' || sl.request?.method === 'ACK' || isRawAck(startLine, core.cseq)) return { ok: false, error, isRequest };
     if (!via || !from || !to || callId === undefined || !cseq) {
       const rawResponse = buildRawResponse(core, error.status, error.fault, newTag());
       return rawResponse ? { ok: false, error, isRequest, rawResponse } : { ok: false, error, isRequest };
