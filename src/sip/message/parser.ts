@@ -119,8 +119,10 @@ function isRawAck(startLine: string, cseq: string[] | undefined): boolean {
   return cseq !== undefined && cseq.some((v) => /(^|\s)ACK$/.test(v));
 }
 
-export function parseMessage(data: Buffer, limits: Partial<ParseLimits> = {}): ParseResult {
-  const lim: ParseLimits = { ...DEFAULT_LIMITS, ...limits };
+const NO_LIMITS: Partial<ParseLimits> = {};
+
+export function parseMessage(data: Buffer, limits: Partial<ParseLimits> = NO_LIMITS): ParseResult {
+  const lim: ParseLimits = limits === NO_LIMITS ? DEFAULT_LIMITS : { ...DEFAULT_LIMITS, ...limits };
   let isRequest = true;
   try {
     const start = skipLeadingCrlf(data, 0);

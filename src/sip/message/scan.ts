@@ -69,6 +69,12 @@ export function tokenEnd(s: string, i: number): number {
  * and the index after the closing quote.
  */
 export function readQuoted(s: string, i: number, what: string): { value: string; end: number } {
+  // Fast path: no quoted-pair before the closing quote (native searches, one slice).
+  const close = s.indexOf('"', i + 1);
+  if (close >= 0) {
+    const bs = s.indexOf('\\', i + 1);
+    if (bs < 0 || bs > close) return { value: s.slice(i + 1, close), end: close + 1 };
+  }
   let out = '';
   let start = i + 1;
   for (let j = i + 1; j < s.length; j++) {
@@ -89,6 +95,11 @@ export function readQuoted(s: string, i: number, what: string): { value: string;
 
 /** Index just after the quoted-string starting at s[i] (raw, not unescaped). */
 function quotedEnd(s: string, i: number, what: string): number {
+  const close = s.indexOf('"', i + 1);
+  if (close >= 0) {
+    const bs = s.indexOf('\\', i + 1);
+    if (bs < 0 || bs > close) return close + 1;
+  }
   for (let j = i + 1; j < s.length; j++) {
     const c = s.charCodeAt(j);
     if (c === 92) j++;
