@@ -155,6 +155,25 @@ describe('TCP framing and keep-alive (RFC 3261 §18.3, RFC 5626 §4.4.1)', () =>
     }
   });
 
+  it('MUST answer 400 with the raw core headers when a stream request lacks Content-Length and its To does not parse', async () => {
+    const { t, requests, port } = await server();
+    const s = await tcpPeer(port);
+    const rx = collect(s);
+    try {
+      const req = rawRequest('SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKrawto', { contentLength: null, callId: 'raw-to-1' }).replace(/\r\nTo: [^\r]*/, '\r\nTo: "Watson, Thomas" < sip:t.watson@example.org >');
+      assert.match(req, /< sip:t\.watson/);
+      s.write(req);
+      await rx.closed;
+      assert.match(rx.text(), /^SIP\/2\.0 400 /);
+      assert.match(rx.text(), /\r\nCall-ID: raw-to-1\r\n/);
+      assert.match(rx.text(), /\r\nTo: "Watson, Thomas" < sip:t\.watson@example\.org >;tag=\w+\r\n/);
+      assert.equal(requests.length, 0);
+    } finally {
+      s.destroy();
+      await t.close();
+    }
+  });
+
   it('MUST answer 413 and close the connection when a message exceeds maxMessageSize', async () => {
     const { t, requests, port } = await server({ maxMessageSize: 1000 });
     const s = await tcpPeer(port);
