@@ -1,7 +1,7 @@
 /**
  * Parser throughput: the valid RFC 4475/5118 vectors plus a typical INVITE with
  * SDP, a REGISTER and a 200 OK, parsed round-robin for ~2 s on one core.
- * Run: npx tsx bench/parser.ts
+ * Run: npx tsx bench/parser.ts [--baseline <other parser.ts>]
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,31 +28,69 @@ function corpus(): Buffer[] {
   return out;
 }
 
-export async function benchParser(durationMs = 2000): Promise<{ messagesPerSecond: number; bytesPerSecond: number }> {
-  const msgs = corpus();
-  // Warm up the JIT.
-  for (let i = 0; i < 20000; i++) parseMessage(msgs[i % msgs.length]);
+type Parse = (data: Buffer) => unknown;
+
+/** Parses round-robin for `ms`; reports wall and CPU seconds (CPU time is what a busy machine distorts less). */
+function rate(parse: Parse, msgs: Buffer[], ms: number): { n: number; bytes: number; secs: number; cpuSecs: number } {
   let n = 0;
   let bytes = 0;
-  const t0 = process.hrtime.bigint();
-  const end = t0 + BigInt(durationMs) * 1_000_000n;
-  let now = t0;
-  while (now < end) {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const end = t0 + ms;
+  while (performance.now() < end) {
     for (let k = 0; k < 1000; k++) {
       const m = msgs[n % msgs.length];
-      parseMessage(m);
+      parse(m);
       bytes += m.length;
       n++;
     }
-    now = process.hrtime.bigint();
   }
-  const secs = Number(now - t0) / 1e9;
-  return { messagesPerSecond: Math.round(n / secs), bytesPerSecond: Math.round(bytes / secs) };
+  const c = process.cpuUsage(c0);
+  return { n, bytes, secs: (performance.now() - t0) / 1000, cpuSecs: (c.user + c.system) / 1e6 };
+}
+
+export async function benchParser(durationMs = 2000, parse: Parse = parseMessage): Promise<{ messagesPerSecond: number; bytesPerSecond: number }> {
+  const msgs = corpus();
+  // Warm up the JIT.
+  for (let i = 0; i < 20000; i++) parse(msgs[i % msgs.length]);
+  const r = rate(parse, msgs, durationMs);
+  return { messagesPerSecond: Math.round(r.n / r.secs), bytesPerSecond: Math.round(r.bytes / r.secs) };
+}
+
+/**
+ * Before/after in one process: `--baseline <parser.ts>` (e.g. an older commit's
+ * src/sip/message copied elsewhere) and this tree's parser run in alternating
+ * rounds on the typical messages and on the whole corpus; best round of each,
+ * in messages per second of CPU time.
+ */
+async function compare(baselinePath: string): Promise<void> {
+  const base = ((await import(pathToFileURL(baselinePath).href)) as { parseMessage: Parse }).parseMessage;
+  const sets: [string, Buffer[]][] = [
+    ['typical', TYPICAL],
+    ['corpus', corpus()],
+  ];
+  for (const [label, msgs] of sets) {
+    const best = { baseline: 0, current: 0 };
+    for (const p of [base, parseMessage]) for (let i = 0; i < 20000; i++) p(msgs[i % msgs.length]);
+    for (let round = 0; round < 7; round++) {
+      for (const [name, p] of [['baseline', base], ['current', parseMessage]] as const) {
+        const r = rate(p, msgs, 300);
+        best[name] = Math.max(best[name], r.n / r.cpuSecs);
+      }
+    }
+    const f = (x: number): string => Math.round(x).toLocaleString('en');
+    console.log(`${label}: baseline ${f(best.baseline)} /s, current ${f(best.current)} /s (x${(best.current / best.baseline).toFixed(2)})`);
+  }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const r = await benchParser();
-  console.log(`parser: ${r.messagesPerSecond.toLocaleString('en')} messages/s, ${(r.bytesPerSecond / 1e6).toFixed(1)} MB/s`);
+  const b = process.argv.indexOf('--baseline');
+  if (b > 0 && process.argv[b + 1]) {
+    await compare(process.argv[b + 1]);
+  } else {
+    const r = await benchParser();
+    console.log(`parser: ${r.messagesPerSecond.toLocaleString('en')} messages/s, ${(r.bytesPerSecond / 1e6).toFixed(1)} MB/s`);
+  }
   // Calibration: the same loop around JSON.parse of a ~370-byte document, to tell a
   // slow or busy machine from a slow parser.
   const doc = JSON.stringify({ a: 1, b: 'hello world', c: [1, 2, 3, 4, 5], d: { e: 'x'.repeat(100), f: true }, g: Array.from({ length: 10 }, (_, i) => ({ i, s: 'item' + i })) });
