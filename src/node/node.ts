@@ -201,6 +201,32 @@ export class PbxNode {
       }
     });
     this.transport.on('fault', (err, info) => this.logger.debug({ code: err.code, msg: err.message, ...info }, 'transport fault'));
+    this.transport.on('connectionClosed', (info) => this.onFlowClosed(info.connectionId));
+  }
+
+  /**
+   * RFC 5626 §5.2: when a flow fails, the bindings registered over it can no longer
+   * be reached (a NAT'd phone cannot be called back on a new connection). Mark them
+   * unreachable at once instead of waiting for keep-alive failures; the phone's next
+   * REGISTER (on a new flow) or a successful keep-alive makes them usable again.
+   * NOTE: a scan of all bindings per closed connection; fine at PBX scale (the store
+   * has no index by connection).
+   */
+  private onFlowClosed(connectionId: string): void {
+    // Our own shutdown closes every connection: that says nothing about the phones.
+    if (this.closing) return;
+    try {
+      const store = this.stores.location;
+      for (const b of store.all(this.clock.now())) {
+        if (b.flow.connectionId !== connectionId || !b.reachable) continue;
+        // updatedAt stays: it records the last REGISTER (as in the keep-alive scheduler).
+        store.save({ ...b, reachable: false, failures: Math.max(b.failures, this.config.keepalive.maxFailures) });
+        this.logger.info({ aor: b.aor, contact: b.contact, connectionId, reachable: false }, 'flow closed: binding unreachable');
+      }
+    } catch (err) {
+      // A store failure must not escape a transport event handler.
+      this.logger.error({ err, code: errorCode(err), connectionId }, 'marking flow bindings unreachable failed');
+    }
   }
 
   private onRequest(tx: ServerTransaction, inbound: InboundRequest): void {
