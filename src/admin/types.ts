@@ -66,6 +66,18 @@ export interface CallSummary {
   /** ms since epoch. */
   startedAt: number;
   answeredAt?: number;
+  /**
+   * RTP the node's media relay received from each side (a = caller, b = callee),
+   * counted on arrival: what A sent towards B, including packets the relay then
+   * dropped (e.g. while held). Absent until the call has media ports.
+   */
+  media?: { aToB: MediaFlowCounters; bToA: MediaFlowCounters };
+}
+
+export interface MediaFlowCounters {
+  packets: number;
+  /** RTP bytes (header + payload, UDP payload size). */
+  bytes: number;
 }
 
 /** The read-only view of a node that the admin server needs. */

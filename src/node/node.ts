@@ -52,6 +52,13 @@ export interface NodeOptions {
   overrides?: Partial<Pick<NodeConfig, 'sip' | 'admin' | 'rtp' | 'database'>>;
 }
 
+/** The status code of a serialized response ("SIP/2.0 200 ..."), else undefined. */
+function responseStatus(data: Buffer): string | undefined {
+  if (data.length < 12 || data.toString('latin1', 0, 8) !== 'SIP/2.0 ') return undefined;
+  const code = data.toString('latin1', 8, 11);
+  return /^[1-6]\d\d$/.test(code) ? code : undefined;
+}
+
 export class PbxNode {
   readonly name: string;
   readonly config: Config;
@@ -114,6 +121,7 @@ export class PbxNode {
       onError: (err) => this.logger.error({ err, code: errorCode(err) }, 'registrar failure'),
     });
 
+    const callsTotal = new Counter({ name: 'calls_total', help: 'Calls ended, by CDR result (answered, no-answer, busy, rejected, cancelled, failed)', labelNames: ['result'], registers: [this.metrics] });
     const proxyChallenge = (stale: boolean): AuthValue[] => digest.challenge({ stale, proxy: true });
     this.calls = new CallManager({
       layer: this.layer,
@@ -140,10 +148,16 @@ export class PbxNode {
       maxForwards: this.config.calls.maxForwards,
       cdr: this.stores.cdr,
       localContact: (transport) => this.localUri(transport),
+      onCallEnded: (_call, result) => callsTotal.inc({ result }),
     });
 
     this.requests = new Counter({ name: 'sip_requests_received_total', help: 'SIP requests received, by method', labelNames: ['method'], registers: [this.metrics] });
-    this.responses = new Counter({ name: 'sip_responses_sent_total', help: 'Final responses sent by this node to requests it handled, by status', labelNames: ['status'], registers: [this.metrics] });
+    this.responses = new Counter({
+      name: 'sip_responses_sent_total',
+      help: 'SIP responses put on the wire by this node (every layer; retransmissions included), by status',
+      labelNames: ['status'],
+      registers: [this.metrics],
+    });
     const stores = this.stores;
     const clock = this.clock;
     const calls = this.calls;
@@ -196,6 +210,12 @@ export class PbxNode {
     this.layer.onStrayResponse = (res) => this.calls.onStrayResponse(res);
     this.layer.onError = (err) => this.logger.warn({ err, code: errorCode(err) }, 'transaction layer');
     this.transport.on('trace', (ev) => {
+      // Counted on the wire so that every sender is included: our handler, the call
+      // engine, the transaction layer's retransmissions, the transport's own 400s.
+      if (ev.direction === 'out') {
+        const status = responseStatus(ev.data);
+        if (status !== undefined) this.responses.inc({ status });
+      }
       if (this.logger.isLevelEnabled('trace')) {
         this.logger.trace({ dir: ev.direction, remote: ev.remote, local: ev.local, sip: ev.data.toString('utf8') }, 'sip');
       }
@@ -234,7 +254,6 @@ export class PbxNode {
     this.requests.inc({ method: req.method });
     const respond = (res: ReturnType<typeof createResponse>): void => {
       if (!res.to.params.has('tag') && res.status > 100) res.to.params.set('tag', newTag());
-      if (res.status >= 200) this.responses.inc({ status: String(res.status) });
       tx.respond(res);
     };
     try {

@@ -13,7 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { CallSummary } from '../../admin/types.ts';
-import type { CdrStore } from '../../store/cdr-store.ts';
+import type { CdrResult, CdrStore } from '../../store/cdr-store.ts';
 import type { Binding, LocationStore } from '../../store/location-store.ts';
 import type { Logger } from '../../util/log.ts';
 import type { Clock } from '../../sip/clock.ts';
@@ -54,11 +54,25 @@ export interface CallManagerDeps {
   localContact(transport: TransportName): Uri;
   /** Optional: T1/T2 for our 2xx retransmissions (default RFC values). */
   timers?: Partial<TimerBase>;
+  /** Optional: told once per call when it ends, with its CDR result (metrics). */
+  onCallEnded?(call: CallSummary, result: CdrResult): void;
 }
 
 interface LegRef {
   call: Call;
   leg: LegName;
+}
+
+/** The admin view of a call; media counters from the relay (received per leg). */
+function summaryOf(c: Call): CallSummary {
+  const s: CallSummary = { id: c.id, direction: 'internal', state: c.summaryState, from: c.from, to: c.to, startedAt: c.startedAt };
+  if (c.answeredAt !== undefined) s.answeredAt = c.answeredAt;
+  if (c.media) {
+    const a = c.media.relay.counters('a');
+    const b = c.media.relay.counters('b');
+    s.media = { aToB: { packets: a.packetsIn, bytes: a.bytesIn }, bToA: { packets: b.packetsIn, bytes: b.bytesIn } };
+  }
+  return s;
 }
 
 /** Our branch prefix: RFC 3261 cookie + "sp" + a per-manager token, for loop detection. */
@@ -146,11 +160,7 @@ export class CallManager {
   }
 
   calls(): CallSummary[] {
-    return [...this.live].map((c) => {
-      const s: CallSummary = { id: c.id, direction: 'internal', state: c.summaryState, from: c.from, to: c.to, startedAt: c.startedAt };
-      if (c.answeredAt !== undefined) s.answeredAt = c.answeredAt;
-      return s;
-    });
+    return [...this.live].map((c) => summaryOf(c));
   }
 
   stats(): { active: number; total: number } {
@@ -306,6 +316,13 @@ export class CallManager {
   }
 
   private forget(call: Call): void {
+    if (this.live.has(call) && this.deps.onCallEnded) {
+      try {
+        this.deps.onCallEnded(summaryOf(call), call.outcome ?? 'failed');
+      } catch (err) {
+        call.log.error({ err }, 'onCallEnded hook failed');
+      }
+    }
     this.live.delete(call);
     this.byInviteTx.delete(call.inviteTxId);
     for (const k of this.dialogsOf.get(call) ?? []) {

@@ -108,6 +108,8 @@ export class Call implements UpdateHost {
   private ringTimer: TimerHandle | undefined;
   media: CallMedia | undefined;
   updating = false;
+  /** How the call ended (the CDR result), once it has. */
+  outcome: CdrResult | undefined;
 
   constructor(
     private readonly env: CallEnv,
@@ -410,6 +412,8 @@ export class Call implements UpdateHost {
 
   private finish(result: CdrResult, status: number): void {
     if (this.current === 'ended') return;
+    const outcome: CdrResult = this.answeredAt !== undefined ? 'answered' : result;
+    this.outcome = outcome;
     this.transition('ended');
     for (const b of this.branches) if (b !== this.winner) b.cancel();
     this.uas2xx?.stop();
@@ -426,7 +430,7 @@ export class Call implements UpdateHost {
         startedAt: this.startedAt,
         answeredAt: this.answeredAt,
         endedAt,
-        result: this.answeredAt !== undefined ? 'answered' : result,
+        result: outcome,
         status: this.answeredAt !== undefined ? 200 : status,
         node: this.env.nodeName,
       });

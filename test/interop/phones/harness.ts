@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { parseConfig, type Config } from '../../../src/node/config.ts';
 import { PbxNode } from '../../../src/node/node.ts';
 import { createLogger } from '../../../src/util/log.ts';
-import type { LegCounters, LegName } from '../../../src/media/relay.ts';
 import { dominantFrequency, toneEnergy } from '../../../src/media/tone.ts';
 import type { WavAudio } from '../../../src/media/wav.ts';
 
@@ -81,24 +80,13 @@ export async function startNode(files: FederationFiles): Promise<PbxNode> {
   return node;
 }
 
-interface CallWithMedia {
-  media?: { relay: { counters(leg: LegName): LegCounters } };
-}
-
-/**
- * RTP packets the node's relay has received per leg, summed over live calls.
- * NOTE: test-only peek into CallManager (the admin API has no per-call media
- * counters yet); the shape is checked so a refactor fails loudly, not silently.
- */
+/** RTP packets the node's relay has received per leg (a = caller, b = callee), summed over live calls (GET /api/calls data). */
 export function relayPacketsIn(node: PbxNode): { a: number; b: number } {
-  const live = (node.calls as unknown as { live?: Set<CallWithMedia> }).live;
-  if (!(live instanceof Set)) throw new Error('CallManager has no `live` set any more: update relayPacketsIn');
   let a = 0;
   let b = 0;
-  for (const c of live) {
-    if (!c.media) continue;
-    a += c.media.relay.counters('a').packetsIn;
-    b += c.media.relay.counters('b').packetsIn;
+  for (const c of node.calls.calls()) {
+    a += c.media?.aToB.packets ?? 0;
+    b += c.media?.bToA.packets ?? 0;
   }
   return { a, b };
 }
