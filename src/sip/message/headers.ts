@@ -200,17 +200,27 @@ export function parseContact(values: string[]): NameAddr[] | '*' {
 export function parseViaValue(s: string): Via {
   const what = 'bad Via';
   let i = skipWs(s, 0);
-  const parts: string[] = [];
-  for (let n = 0; n < 3; n++) {
-    if (n > 0) {
+  // sent-protocol = protocol-name SLASH protocol-version SLASH transport; the usual
+  // "SIP/2.0/" is matched in place (case-insensitively), anything else token by token.
+  let protocol = 'SIP/2.0';
+  if (s.length > i + 8 && s.charCodeAt(i + 3) === 47 && s.charCodeAt(i + 7) === 47 && s.startsWith('2.0', i + 4) && (s.charCodeAt(i) | 32) === 115 && (s.charCodeAt(i + 1) | 32) === 105 && (s.charCodeAt(i + 2) | 32) === 112) {
+    i = skipWs(s, i + 8);
+  } else {
+    const p: string[] = [];
+    for (let n = 0; n < 2; n++) {
+      const e = tokenEnd(s, i);
+      if (e === i) throw fault(what);
+      p.push(s.slice(i, e));
+      i = skipWs(s, e);
       if (s.charCodeAt(i) !== 47) throw fault(what);
       i = skipWs(s, i + 1);
     }
-    const e = tokenEnd(s, i);
-    if (e === i) throw fault(what);
-    parts.push(s.slice(i, e));
-    i = skipWs(s, e);
+    protocol = `${p[0]}/${p[1]}`.toUpperCase();
   }
+  const te = tokenEnd(s, i);
+  if (te === i) throw fault(what);
+  const transport = s.slice(i, te).toUpperCase();
+  i = skipWs(s, te);
   // host [ COLON port ]; the LWS before sent-by was consumed above.
   let hostEnd: number;
   if (s.charCodeAt(i) === 91) {
@@ -228,7 +238,7 @@ export function parseViaValue(s: string): Via {
   const host = s.slice(i, hostEnd);
   if (!isHost(host)) throw fault(what);
   i = skipWs(s, hostEnd);
-  const via: Via = { protocol: `${parts[0]}/${parts[1]}`.toUpperCase(), transport: (parts[2] ?? '').toUpperCase(), host, params: new Map() };
+  const via: Via = { protocol, transport, host, params: new Map() };
   if (s.charCodeAt(i) === 58) {
     i = skipWs(s, i + 1);
     let pe = i;

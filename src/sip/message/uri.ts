@@ -101,6 +101,10 @@ function parseUriParams(s: string, params: Params, what: string): void {
  */
 export function parseUri(s: string, what = 'bad URI'): Uri {
   checkChars(s, what);
+  // Fast path for the common lower-case "sip:" (no slice, no case folding).
+  if (s.charCodeAt(3) === 58 && s.charCodeAt(0) === 115 && s.charCodeAt(1) === 105 && s.charCodeAt(2) === 112) {
+    return parseSip('sip', s.slice(4), what);
+  }
   const colon = s.indexOf(':');
   if (colon <= 0) throw bad(what);
   const scheme = s.slice(0, colon).toLowerCase();
