@@ -47,6 +47,7 @@ import { IllegalTransitionError } from './errors.ts';
 import { buildCancel, buildNon2xxAck, syntheticResponse } from './messages.ts';
 import type { InboundContext } from '../transport/types.ts';
 import { safeSend, TimerSet } from './timer-set.ts';
+import { afterSend } from './timers.ts';
 import type { ClientTransaction, ClientTransactionUser, OnTerminated, TransactionEnv } from './types.ts';
 
 export type InviteClientState = 'idle' | 'calling' | 'proceeding' | 'completed' | 'accepted' | 'terminated';
@@ -233,10 +234,8 @@ export class InviteClientTransaction implements ClientTransaction {
    * retransmissions, Timer D = 0) and the ACK and CANCEL follow it.
    */
   private onSent(ctx: InboundContext): void {
-    const used = ctx.source.transport;
-    if (this.env.reliable || used === this.target.transport || !this.env.transport.isReliable(used)) return;
-    this.env = { ...this.env, reliable: true, timers: this.env.reliableTimers };
-    this.sentTo = { ...this.target, transport: used };
+    const moved = afterSend(this.env, this.target, ctx);
+    if (moved) ({ env: this.env, sentTo: this.sentTo } = moved);
   }
 
   private sendAck(): void {

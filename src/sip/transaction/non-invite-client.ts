@@ -51,6 +51,7 @@ import { IllegalTransitionError } from './errors.ts';
 import { syntheticResponse } from './messages.ts';
 import type { InboundContext } from '../transport/types.ts';
 import { safeSend, TimerSet } from './timer-set.ts';
+import { afterSend } from './timers.ts';
 import type { ClientTransaction, ClientTransactionUser, OnTerminated, TransactionEnv } from './types.ts';
 
 export type NonInviteClientState = 'idle' | 'trying' | 'proceeding' | 'completed' | 'terminated';
@@ -175,9 +176,8 @@ export class NonInviteClientTransaction implements ClientTransaction {
 
   /** Moved from UDP to TCP by the transport (§18.1.1): reliable timers from now on (E stops, K = 0). */
   private onSent(ctx: InboundContext): void {
-    const used = ctx.source.transport;
-    if (this.env.reliable || used === this.target.transport || !this.env.transport.isReliable(used)) return;
-    this.env = { ...this.env, reliable: true, timers: this.env.reliableTimers };
+    const moved = afterSend(this.env, this.target, ctx);
+    if (moved) this.env = moved.env;
   }
 
   private deliver(res: SipResponse): void {

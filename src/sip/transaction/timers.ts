@@ -3,6 +3,10 @@
  * Every timer is derived here from T1/T2/T4 so that nothing else hard-codes a number.
  */
 
+import type { Endpoint } from '../message/types.ts';
+import type { InboundContext } from '../transport/types.ts';
+import type { TransactionEnv } from './types.ts';
+
 export interface TimerBase {
   /** RTT estimate, default 500 ms (§17.1.1.1). */
   T1: number;
@@ -67,4 +71,17 @@ export function timerValues(base: Partial<TimerBase> = {}, reliable: boolean): T
     M: t64,
     trying100: 200,
   };
+}
+
+/**
+ * Reliability follows the transport a request actually went over: when the
+ * transport moved it from UDP to TCP (§18.1.1 MTU rule), the client transaction
+ * switches to reliable-transport timers (§17.1.1.2, §17.1.2.2: no A/E
+ * retransmissions, D = K = 0). Returns the new env and the endpoint used, or
+ * undefined when nothing changes.
+ */
+export function afterSend(env: TransactionEnv, target: Endpoint, sent: InboundContext): { env: TransactionEnv; sentTo: Endpoint } | undefined {
+  const used = sent.source.transport;
+  if (env.reliable || used === target.transport || !env.transport.isReliable(used)) return undefined;
+  return { env: { ...env, reliable: true, timers: env.reliableTimers }, sentTo: { ...target, transport: used } };
 }
