@@ -15,7 +15,7 @@ import { parseMessage } from '../../src/sip/message/parser.ts';
 import type { Endpoint, SipResponse } from '../../src/sip/message/types.ts';
 import { PortPool } from '../../src/media/port-pool.ts';
 import { SimPhone, type SimPhoneOptions } from '../../src/lab/sim-phone/index.ts';
-import { silentLogger } from '../../src/util/log.ts';
+import { silentLogger, type Logger } from '../../src/util/log.ts';
 
 export const DOMAIN = 'node.test';
 export const NODE_ADDRESS = '127.0.0.80';
@@ -26,6 +26,8 @@ export const EXTENSIONS = ['2001', '2002', '2003', '2004'];
 export interface NodeTestOptions {
   keepalive?: { intervalSec: number; maxFailures: number };
   ringTimeoutSec?: number;
+  /** The node's logger (default: silent). */
+  logger?: Logger;
 }
 
 export function nodeYaml(o: NodeTestOptions = {}): string {
@@ -70,7 +72,7 @@ export async function startTestNode(o: NodeTestOptions = {}): Promise<NodeUnderT
   const node = new PbxNode({
     config,
     nodeName: 'n1',
-    logger: silentLogger(),
+    logger: o.logger ?? silentLogger(),
     overrides: {
       sip: [
         { transport: 'udp', address: NODE_ADDRESS, port: 0 },

@@ -121,7 +121,8 @@ export class CallManager {
     try {
       this.invite(tx, req);
     } catch (err) {
-      this.deps.logger.error({ err }, 'INVITE handling failed');
+      // Logged on the call's logger (its id) when the failure came after the call existed.
+      this.logFor(tx.id).error({ err, callId: req.msg.callId }, 'INVITE handling failed');
       this.respond(tx, req.msg, 500);
     }
   }
@@ -149,7 +150,7 @@ export class CallManager {
         cancelTx.respond(createResponse(req.msg, 200));
       }
     } catch (err) {
-      this.deps.logger.error({ err }, 'CANCEL handling failed');
+      this.logFor(inviteTx.id).error({ err, callId: req.msg.callId }, 'CANCEL handling failed');
     }
   }
 
@@ -177,7 +178,6 @@ export class CallManager {
 
   private invite(tx: ServerTransaction, inbound: InboundRequest): void {
     const req = inbound.msg;
-    const log = this.deps.logger;
     if (this.closed) {
       this.respond(tx, req, 503);
       return;
@@ -260,7 +260,7 @@ export class CallManager {
       for (const b of bindings) {
         const p = this.branchPlan(b, { from, fromTag, to: { uri: toUri, params: new Map() }, callId, mf: Math.min(mf - 1, this.deps.maxForwards), sdp });
         if (p) out.push(p);
-        else log.warn({ call: call.id, contact: b.contact }, 'unusable binding skipped');
+        else call.log.warn({ contact: b.contact }, 'unusable binding skipped');
       }
       return out;
     };
@@ -331,6 +331,11 @@ export class CallManager {
       } else if (this.byDialog.get(k)?.call === call) this.byDialog.delete(k);
     }
     this.dialogsOf.delete(call);
+  }
+
+  /** The call's logger (child with its id) for an INVITE transaction, else the manager's. */
+  private logFor(inviteTxId: string): Logger {
+    return this.byInviteTx.get(inviteTxId)?.log ?? this.deps.logger;
   }
 
   private withTag(res: SipResponse): SipResponse {
