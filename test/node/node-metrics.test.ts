@@ -32,17 +32,20 @@ describe('PbxNode metrics and per-call media counters', () => {
       assert.equal(bad.status, 400);
       await waitFor(() => t.node.calls.stats().active === 0, 3000, 'call end');
 
+      const snap = new Map(wire);
       const text = await t.metrics();
       // Senders other than the node's request handler: 407, 180 (call engine), 400 (transport).
       for (const status of ['180', '407', '400']) {
         assert.ok((metricValue(text, 'sip_responses_sent_total', `status="${status}"`) ?? 0) >= 1, `a ${status} is counted`);
       }
-      // Every response seen on the wire is counted, and nothing else.
+      // Every response seen on the wire is counted, and nothing else (bounds: a late
+      // retransmission may leave while /metrics is fetched).
       for (const [status, n] of wire) {
-        assert.equal(metricValue(text, 'sip_responses_sent_total', `status="${status}"`), n, `status ${status}`);
+        const v = metricValue(text, 'sip_responses_sent_total', `status="${status}"`) ?? 0;
+        assert.ok(v >= (snap.get(status) ?? 0) && v <= n, `status ${status}: counted ${v}, on the wire ${snap.get(status) ?? 0}..${n}`);
       }
       const counted = text.split('\n').filter((l) => l.startsWith('sip_responses_sent_total{'));
-      assert.equal(counted.length, wire.size, 'no status counted that never went out');
+      assert.ok(counted.length >= snap.size && counted.length <= wire.size, 'no status counted that never went out');
       // 200s: REGISTER ×2, INVITE, BYE at least — more than the node's own handler sends (2).
       assert.ok((wire.get('200') ?? 0) >= 4);
     } finally {
