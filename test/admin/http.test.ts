@@ -172,3 +172,17 @@ describe('admin control routes (lab failure scenarios)', () => {
     }
   });
 });
+
+describe('admin HTTP API: per-call media counters', () => {
+  it('MUST carry a call\'s media counters (aToB, bToA) unchanged in GET /api/calls', async () => {
+    const withMedia: CallSummary = { ...call, state: 'answered', answeredAt: NOW - 1000, media: { aToB: { packets: 50, bytes: 8600 }, bToA: { packets: 49, bytes: 8428 } } };
+    const srv = await createAdminServer({ address: '127.0.0.1', port: 0, node: fakeSource({ calls: () => [withMedia, call] }), defaultMetrics: false });
+    try {
+      const body = (await getJson(`${srv.url}/api/calls`)).body as CallSummary[];
+      assert.deepEqual(body[0]?.media, withMedia.media);
+      assert.equal(body[1]?.media, undefined, 'a call without media ports has no counters');
+    } finally {
+      await srv.close();
+    }
+  });
+});
