@@ -26,7 +26,7 @@ import { Dialog } from '../../sip/dialog/dialog.ts';
 import { setHeader } from '../../sip/message/build.ts';
 import type { Endpoint, SipRequest, SipResponse } from '../../sip/message/types.ts';
 import type { TransactionLayer } from '../../sip/transaction/layer.ts';
-import { buildCancel, isSynthetic } from '../../sip/transaction/messages.ts';
+import { isSynthetic } from '../../sip/transaction/messages.ts';
 import type { ClientTransaction, ClientTransactionUser } from '../../sip/transaction/types.ts';
 import { CallError } from './errors.ts';
 import type { BranchFailure } from './final-response.ts';
@@ -173,12 +173,8 @@ export class Branch {
   private sendCancel(): void {
     if (this.cancelSent || !this.tx) return;
     this.cancelSent = true;
-    const cancel = buildCancel(this.invite);
-    if (this.cancelReason) setHeader(cancel, 'Reason', this.cancelReason);
-    try {
-      this.layer.request(cancel, this.target, IGNORE);
-    } catch (err) {
-      this.log.warn({ err, branch: this.id }, 'CANCEL not sent');
-    }
+    // The INVITE transaction sends the CANCEL (§9.1) and gives up on the branch
+    // 64*T1 later if no final response comes (synthesized 408).
+    this.tx.cancel(IGNORE, this.cancelReason ? [{ name: 'Reason', value: this.cancelReason }] : []);
   }
 }

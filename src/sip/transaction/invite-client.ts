@@ -42,7 +42,7 @@
  *
  * 'idle' is the pseudo-state before the INVITE is handed to the transport.
  */
-import type { Endpoint, SipRequest, SipResponse } from '../message/types.ts';
+import type { Endpoint, RawHeader, SipRequest, SipResponse } from '../message/types.ts';
 import { IllegalTransitionError } from './errors.ts';
 import { buildCancel, buildNon2xxAck, syntheticResponse } from './messages.ts';
 import type { InboundContext } from '../transport/types.ts';
@@ -70,12 +70,14 @@ const NOBODY: ClientTransactionUser = { onResponse: () => undefined };
 export class InviteClientTransaction implements ClientTransaction {
   readonly kind = 'invite-client';
   private current: InviteClientState = 'idle';
-  private readonly timers: TimerSet<'A' | 'B' | 'D' | 'M'>;
+  private readonly timers: TimerSet<'A' | 'B' | 'D' | 'M' | 'cancelGuard'>;
   private intervalA: number;
   private finalResponse: SipResponse | undefined;
   private ack: SipRequest | undefined;
   private cancelState: 'none' | 'pending' | 'sent' = 'none';
   private cancelUser: ClientTransactionUser = NOBODY;
+  /** Extra headers for our CANCEL, e.g. Reason (RFC 3326). */
+  private cancelHeaders: RawHeader[] = [];
   /** Where the INVITE actually went: `target`, or its TCP twin after an MTU switch. */
   private sentTo: Endpoint;
 
@@ -181,9 +183,10 @@ export class InviteClientTransaction implements ClientTransaction {
     }
   }
 
-  cancel(user?: ClientTransactionUser): void {
+  cancel(user?: ClientTransactionUser, headers: RawHeader[] = []): void {
     if (this.cancelState !== 'none') return;
     this.cancelUser = user ?? NOBODY;
+    this.cancelHeaders = headers.map((h) => ({ ...h }));
     if (this.current === 'calling') this.cancelState = 'pending';
     else if (this.current === 'proceeding') this.doCancel();
   }
@@ -201,7 +204,14 @@ export class InviteClientTransaction implements ClientTransaction {
   private doCancel(): void {
     this.cancelState = 'sent';
     // §9.1: the CANCEL goes to the same address, port and transport as the INVITE.
-    this.sendCancel(buildCancel(this.request), this.sentTo, this.cancelUser);
+    const cancel = buildCancel(this.request);
+    cancel.headers.push(...this.cancelHeaders);
+    this.sendCancel(cancel, this.sentTo, this.cancelUser);
+    // §9.1: no final response 64*T1 after the CANCEL → consider the INVITE cancelled
+    // and destroy the transaction (Proceeding has no Timer B). The TU hears a 408.
+    // NOTE: started outside transition() because it is not a state change; any
+    // transition (a final response arriving) stops it with the other timers.
+    this.timers.start('cancelGuard', this.env.timers.B, () => this.onTimerB());
   }
 
   private onTimerB(): void {

@@ -3,7 +3,7 @@
  * transaction needs from below (transport, clock) and tells the TU above.
  */
 import type { Clock } from '../clock.ts';
-import type { Endpoint, SipRequest, SipResponse } from '../message/types.ts';
+import type { Endpoint, RawHeader, SipRequest, SipResponse } from '../message/types.ts';
 import type { InboundContext, TransportLayer } from '../transport/types.ts';
 import type { TimerValues } from './timers.ts';
 
@@ -52,7 +52,7 @@ export interface ClientTransaction {
    * INVITE only: send a CANCEL for this request (§9.1). Deferred until a provisional
    * response arrives; a no-op once a final response was received.
    */
-  cancel(user?: ClientTransactionUser): void;
+  cancel(user?: ClientTransactionUser, headers?: RawHeader[]): void;
   /** Stops all timers without telling the TU (layer shutdown). */
   destroy(): void;
 }

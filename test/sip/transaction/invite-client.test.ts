@@ -203,6 +203,24 @@ describe('INVITE client transaction (RFC 3261 §17.1.1, RFC 6026)', () => {
     layer.close();
   });
 
+  it('MUST give up 64*T1 after a CANCEL with no final response (§9.1): 408 to the TU, transaction forgotten', () => {
+    const { clock, transport, layer } = setup();
+    const user = recorder();
+    const tx = layer.request(outboundRequest('INVITE'), PEER, user);
+    transport.injectResponse(peerResponse(tx.request, 180));
+    tx.cancel(undefined, [{ name: 'Reason', value: 'SIP;cause=200;text="Call completed elsewhere"' }]);
+    const [c] = transport.requestsOf('CANCEL');
+    assert.ok(c.headers.some((h) => h.name === 'Reason' && h.value.includes('cause=200')), 'extra headers ride on the CANCEL');
+    clock.advance(64 * 500 - 1);
+    assert.deepEqual(user.statuses(), [180]);
+    clock.advance(1);
+    assert.deepEqual(user.statuses(), [180, 408]);
+    assert.equal(tx.state, 'terminated');
+    clock.advance(64 * 500); // the CANCEL's own transaction times out too
+    assert.equal(layer.clientCount, 0, 'nothing left in the layer');
+    layer.close();
+  });
+
   it('MUST NOT send a CANCEL once a final response arrived', () => {
     const { transport, layer } = setup();
     const tx = layer.request(outboundRequest('INVITE'), PEER, recorder());
