@@ -102,6 +102,24 @@ const registrarSchema = z.strictObject({
   }
 });
 
+/**
+ * Overload protection: when the event loop lags, new work (REGISTER/INVITE outside
+ * a dialog without credentials) gets 503 + Retry-After (RFC 3261 §21.5.4).
+ */
+const overloadSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** Smoothed event-loop lag (ms) above which the node is overloaded. */
+  enterLagMs: positiveInt.default(100),
+  /** Smoothed lag (ms) below which it accepts new work again (hysteresis). */
+  exitLagMs: positiveInt.default(40),
+  /** Retry-After seconds in the 503 (never omitted: see docs/interop.md on linphone). */
+  retryAfterSec: positiveInt.default(5),
+  /** How often the lag is sampled (ms). */
+  sampleMs: positiveInt.default(50),
+}).superRefine((o, ctx) => {
+  if (o.exitLagMs > o.enterLagMs) ctx.addIssue({ code: 'custom', path: ['exitLagMs'], message: 'must be <= enterLagMs' });
+});
+
 export const configSchema = z
   .strictObject({
     domain: hostname,
@@ -115,6 +133,7 @@ export const configSchema = z
     extensions: z.record(z.string().regex(EXTENSION, 'extension must be a SIP user part (letters, digits, . _ + -)'), extensionSchema).default({}),
     registrar: registrarSchema.prefault({}),
     keepalive: z.strictObject({ intervalSec: positiveInt.default(25), maxFailures: positiveInt.default(3) }).prefault({}),
+    overload: overloadSchema.prefault({}),
     calls: z.strictObject({ ringTimeoutSec: positiveInt.default(30), maxForwards: z.number().int().min(1).max(255).default(70) }).prefault({}),
     sip: z
       .strictObject({

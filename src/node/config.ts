@@ -82,6 +82,7 @@ export interface Config {
   extensions: Record<string, ExtensionConfig>;
   registrar: { minExpires: number; maxExpires: number; defaultExpires: number };
   keepalive: { intervalSec: number; maxFailures: number };
+  overload: { enabled: boolean; enterLagMs: number; exitLagMs: number; retryAfterSec: number; sampleMs: number };
   calls: { ringTimeoutSec: number; maxForwards: number };
   sip: { t1: number; t2: number; t4: number; userAgent: string; digestAlgorithms: Array<'SHA-256' | 'MD5'> };
 }
@@ -162,6 +163,7 @@ export function parseConfig(text: string, sourceName: string, options: ParseOpti
     extensions,
     registrar: raw.registrar,
     keepalive: raw.keepalive,
+    overload: raw.overload,
     calls: raw.calls,
     sip: raw.sip,
   };

@@ -30,6 +30,7 @@ import type { AdminSource, NodeStatus } from '../admin/types.ts';
 import { createLogger, type Logger } from '../util/log.ts';
 import { errorCode } from '../util/errors.ts';
 import { extensionsOf, nodeConfig, type Config, type NodeConfig } from './config.ts';
+import { LoopLagSampler, OverloadGuard, type LagSource } from './overload.ts';
 
 export const VERSION = '0.1.0';
 
@@ -50,6 +51,8 @@ export interface NodeOptions {
   logger?: Logger;
   /** Overrides for tests: listen/admin ports (0 = ephemeral). */
   overrides?: Partial<Pick<NodeConfig, 'sip' | 'admin' | 'rtp' | 'database'>>;
+  /** Tests: the event-loop lag the overload guard reads (default: a sampler on the clock). */
+  lagSource?: LagSource;
 }
 
 /** The status code of a serialized response ("SIP/2.0 200 ..."), else undefined. */
@@ -78,6 +81,8 @@ export class PbxNode {
   private closing: Promise<void> | undefined;
   private readonly requests: Counter<'method'>;
   private readonly responses: Counter<'status'>;
+  /** Undefined when `overload.enabled` is false. */
+  readonly overload: OverloadGuard | undefined;
 
   constructor(opts: NodeOptions) {
     this.config = opts.config;
@@ -166,8 +171,25 @@ export class PbxNode {
     const ports = this.ports;
     new Gauge({ name: 'rtp_port_pairs_in_use', help: 'RTP/RTCP port pairs allocated', registers: [this.metrics], collect() { this.set(ports.inUse); } });
 
+    const ov = this.config.overload;
+    if (ov.enabled) {
+      const rejected = new Counter({ name: 'sip_overload_rejected_total', help: 'New REGISTER/INVITE refused with 503 while overloaded', registers: [this.metrics] });
+      const guard = new OverloadGuard({
+        source: opts.lagSource ?? new LoopLagSampler(this.clock, ov.sampleMs),
+        enterLagMs: ov.enterLagMs,
+        exitLagMs: ov.exitLagMs,
+        retryAfterSec: ov.retryAfterSec,
+        onChange: (overloaded, lagMs) => this.logger.warn({ overloaded, lagMs: Math.round(lagMs) }, overloaded ? 'overloaded: refusing new work with 503' : 'overload over'),
+      });
+      new Gauge({ name: 'overloaded', help: '1 while new work is refused (event-loop lag above overload.enterLagMs)', registers: [this.metrics], collect() { this.set(guard.state() === 'overloaded' ? 1 : 0); } });
+      this.overload = guard;
+      this.overloadRejected = rejected;
+    }
+
     this.wire();
   }
+
+  private overloadRejected: Counter | undefined;
 
   /** Binds every listener, starts keep-alives and the admin API. */
   async start(): Promise<void> {
@@ -196,6 +218,7 @@ export class PbxNode {
       await this.calls.close().catch((err: unknown) => this.logger.error({ err }, 'closing calls'));
       this.keepAlive?.stop();
       await this.admin?.close();
+      this.overload?.close();
       this.layer.close();
       await this.transport.close();
       this.stores.close();
@@ -257,6 +280,13 @@ export class PbxNode {
       tx.respond(res);
     };
     try {
+      if (this.overload?.shouldReject(req)) {
+        // RFC 3261 §21.5.4: 503 with Retry-After; never without it (docs/interop.md: linphone).
+        this.overloadRejected?.inc();
+        const res = createResponse(req, 503, 'Service Unavailable');
+        res.headers.push({ name: 'Retry-After', value: String(this.overload.retryAfterSec) });
+        return respond(res);
+      }
       const rejected = checkRequest(req, POLICY);
       if (rejected) return respond(rejected);
       const inDialog = req.to.params.has('tag');

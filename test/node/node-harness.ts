@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/node/config.ts';
 import { PbxNode } from '../../src/node/node.ts';
+import type { LagSource } from '../../src/node/overload.ts';
 import { parseMessage } from '../../src/sip/message/parser.ts';
 import type { Endpoint, SipResponse } from '../../src/sip/message/types.ts';
 import { PortPool } from '../../src/media/port-pool.ts';
@@ -28,6 +29,8 @@ export interface NodeTestOptions {
   ringTimeoutSec?: number;
   /** The node's logger (default: silent). */
   logger?: Logger;
+  /** Event-loop lag the overload guard reads (default: the real sampler). */
+  lagSource?: LagSource;
 }
 
 export function nodeYaml(o: NodeTestOptions = {}): string {
@@ -73,6 +76,7 @@ export async function startTestNode(o: NodeTestOptions = {}): Promise<NodeUnderT
     config,
     nodeName: 'n1',
     logger: o.logger ?? silentLogger(),
+    ...(o.lagSource ? { lagSource: o.lagSource } : {}),
     overrides: {
       sip: [
         { transport: 'udp', address: NODE_ADDRESS, port: 0 },
