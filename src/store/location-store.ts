@@ -58,5 +58,11 @@ export interface LocationStore {
   all(now: number): Binding[];
   /** Deletes expired bindings; returns how many. */
   purgeExpired(now: number): number;
+  /**
+   * Optional: runs fn atomically (one commit for a REGISTER touching several
+   * contacts; a throw rolls everything back). Stores without it get the
+   * registrar's manual undo.
+   */
+  transaction?<T>(fn: () => T): T;
   close(): void;
 }

@@ -107,8 +107,16 @@ export class SqliteLocationStore implements LocationStore {
   /** Runs fn in one transaction (e.g. a REGISTER touching several contacts). Nested calls join the outer one. */
   transaction<T>(fn: () => T): T {
     this.check();
-    return this.db.transaction(fn)();
+    return this.runInTransaction(fn) as T;
   }
+
+  /** One better-sqlite3 transaction wrapper, built once (not one per REGISTER). */
+  private readonly runInTransaction = (fn: () => unknown): unknown => {
+    this.txWrapper ??= this.db.transaction((f: () => unknown) => f());
+    return this.txWrapper(fn);
+  };
+
+  private txWrapper: ((f: () => unknown) => unknown) | undefined;
 
   /** Idempotent. Closes the database only if this store opened it. */
   close(): void {

@@ -85,6 +85,11 @@ function bindingContact(b: Binding, now: number): NameAddr[] {
   return [{ uri, params }];
 }
 
+/** The LocationStore order: highest q first, then most recently updated, then contact. */
+function storeOrder(a: Binding, b: Binding): number {
+  return b.q - a.q || b.updatedAt - a.updatedAt || (a.contact < b.contact ? -1 : a.contact > b.contact ? 1 : 0);
+}
+
 function contactMatches(stored: Binding, c: RegContact, outbound: boolean): boolean {
   // RFC 5626 §6: with an instance id (and reg-id when outbound applies) the binding
   // is identified by (AOR, instance, reg-id) — a new contact URI replaces the old one.
@@ -169,7 +174,7 @@ export class Registrar {
       // Step 6: "*" only with Expires: 0 (and alone — the parser yields '*' only for a lone star).
       if (req.expires !== 0) throw new RegistrarError('REG_STAR_WITH_EXPIRES');
       this.removeAllBindings(req, aor, now);
-      return this.ok(req, aor, now, false);
+      return this.ok(req, aor, now, false, []);
     }
     if (req.contact.length === 0) return this.ok(req, aor, now, false); // a query (§10.2.3)
     return this.update(req, req.contact, flow, aor, now);
@@ -182,7 +187,7 @@ export class Registrar {
       if (b.callId === req.callId && req.cseq.seq <= b.cseq) throw new RegistrarError('REG_OUT_OF_ORDER');
     }
     if (current.length === 0) return;
-    this.commit(aor, current, [], now);
+    this.commit(aor, current, []);
   }
 
   /** Step 7: compute the tentative binding set, then commit it all or nothing. */
@@ -253,39 +258,48 @@ export class Registrar {
     if (max !== undefined && work.length > max && work.length > original.length) {
       throw new RegistrarError('REG_TOO_MANY_BINDINGS');
     }
-    this.commit(aor, original, work, now);
-    return this.ok(req, aor, now, outbound);
+    return this.ok(req, aor, now, outbound, this.commit(aor, original, work));
   }
 
   /**
-   * Makes `next` the AOR's binding set. §10.3 step 7: updates are visible only if
-   * all succeed; on a store failure the tentative changes are undone and the
-   * request fails with 500.
+   * Makes `next` the AOR's binding set and returns it in store order. §10.3 step 7:
+   * updates are visible only if all succeed — one store transaction when the store
+   * has them (also one commit instead of one per statement), else a manual undo;
+   * either way a store failure fails the request with 500.
    */
-  private commit(aor: string, original: Binding[], next: Binding[], now: number): void {
+  private commit(aor: string, original: Binding[], next: Binding[]): Binding[] {
     const { store } = this.opts;
     const keep = new Set(next.map((b) => b.contact));
-    const originalKeys = new Set(original.map((b) => b.contact));
     const unchanged = new Set(next.filter((b) => original.includes(b)));
-    try {
+    const apply = (): void => {
       for (const b of original) if (!keep.has(b.contact)) store.remove(aor, b.contact);
       for (const b of next) if (!unchanged.has(b)) store.save(b);
+    };
+    try {
+      if (store.transaction) store.transaction(apply);
+      else apply();
     } catch (err) {
-      try {
-        for (const b of next) if (!originalKeys.has(b.contact)) store.remove(aor, b.contact);
-        for (const b of original) store.save(b);
-      } catch {
-        // The store is failing; nothing more we can do than report the first error.
+      if (!store.transaction) {
+        const originalKeys = new Set(original.map((b) => b.contact));
+        try {
+          for (const b of next) if (!originalKeys.has(b.contact)) store.remove(aor, b.contact);
+          for (const b of original) store.save(b);
+        } catch {
+          // The store is failing; nothing more we can do than report the first error.
+        }
       }
       throw new RegistrarError('REG_STORE_FAILED', 'location store failed', { cause: err });
     }
-    this.opts.onChange?.(aor, store.bindings(aor, now));
+    // What the store now holds, without reading it back (every entry is unexpired).
+    const current = [...next].sort(storeOrder);
+    this.opts.onChange?.(aor, current);
+    return current;
   }
 
   /** Step 8: 200 with every current binding, Date, and Path/outbound echoes. */
-  private ok(req: SipRequest, aor: string, now: number, outbound: boolean): SipResponse {
+  private ok(req: SipRequest, aor: string, now: number, outbound: boolean, current?: Binding[]): SipResponse {
     const res = this.respond(req, 200, 'OK');
-    res.contact = this.opts.store.bindings(aor, now).flatMap((b) => bindingContact(b, now));
+    res.contact = (current ?? this.opts.store.bindings(aor, now)).flatMap((b) => bindingContact(b, now));
     // RFC 3327 §5.3: return the Path we stored when the UA said it supports path.
     if (req.supported.includes('path') && req.path.length > 0) res.path = req.path.map((p) => ({ ...p }));
     // RFC 5626 §6: the UA learns that outbound is in use from Require: outbound.
