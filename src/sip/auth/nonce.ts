@@ -6,7 +6,8 @@
  *
  *   nonce = expiry-ms(base36) "." random(12 bytes, base64url) "." HMAC-SHA256(secret, realm "." expiry "." random)[0..16](base64url)
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { randomBase64url } from '../message/random.ts';
 
 export type NonceCheck = { valid: false } | { valid: true; expiresAt: number; expired: boolean };
 
@@ -18,7 +19,7 @@ export class NonceMint {
 
   issue(expiresAt: number): string {
     const exp = Math.floor(expiresAt).toString(36);
-    const rand = randomBytes(12).toString('base64url');
+    const rand = randomBase64url(12);
     return `${exp}.${rand}.${this.mac(exp, rand)}`;
   }
 

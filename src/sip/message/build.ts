@@ -1,7 +1,7 @@
 /**
  * Builders and header accessors for SIP messages (RFC 3261 §8.1.1, §8.2.6).
  */
-import { randomBytes } from 'node:crypto';
+import { randomHex } from './random.ts';
 import { SpacephoneError } from '../../util/errors.ts';
 import {
   coreKeyOf,
@@ -75,17 +75,17 @@ export function cloneVia(v: Via): Via {
 
 /** "z9hG4bK" magic cookie (§8.1.1.7) + 96 random bits. */
 export function newBranch(): string {
-  return 'z9hG4bK' + randomBytes(12).toString('hex');
+  return 'z9hG4bK' + randomHex(12);
 }
 
 /** From/To tag: 64 random bits (§19.3 asks for at least 32). */
 export function newTag(): string {
-  return randomBytes(8).toString('hex');
+  return randomHex(8);
 }
 
 /** Call-ID: 128 random bits (§8.1.1.4). */
 export function newCallId(): string {
-  return randomBytes(16).toString('hex');
+  return randomHex(16);
 }
 
 /**
