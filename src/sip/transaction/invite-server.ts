@@ -55,7 +55,7 @@ import type { SipRequest, SipResponse } from '../message/types.ts';
 import type { InboundContext } from '../transport/types.ts';
 import { IllegalTransitionError } from './errors.ts';
 import { responseTo } from './messages.ts';
-import { safeSend, TimerSet } from './timer-set.ts';
+import { ResponseBytes, safeSend, TimerSet } from './timer-set.ts';
 import type { OnTerminated, ServerTransaction, ServerTransactionUser, TransactionEnv } from './types.ts';
 
 export type InviteServerState = 'idle' | 'proceeding' | 'completed' | 'confirmed' | 'accepted' | 'terminated';
@@ -76,6 +76,7 @@ export class InviteServerTransaction implements ServerTransaction {
   private readonly timers: TimerSet<'trying100' | 'G' | 'H' | 'I' | 'L'>;
   private intervalG: number;
   private last: SipResponse | undefined;
+  private readonly lastBytes = new ResponseBytes();
 
   constructor(
     readonly id: string,
@@ -149,12 +150,14 @@ export class InviteServerTransaction implements ServerTransaction {
     const s = res.status;
     if (this.current === 'proceeding') {
       this.last = res;
+      this.lastBytes.forget();
       if (s < 200) this.sendLast();
       else if (s < 300) this.transition('accepted');
       else this.transition('completed');
     } else if (this.current === 'accepted' && s >= 200 && s < 300) {
       // RFC 6026 §7.1: 2xx retransmissions from the TU pass through.
       this.last = res;
+      this.lastBytes.forget();
       this.sendLast();
     }
   }
@@ -230,7 +233,7 @@ export class InviteServerTransaction implements ServerTransaction {
     const res = this.last;
     if (!res) return;
     safeSend(
-      () => this.env.transport.sendResponse(res, this.context),
+      () => this.lastBytes.send(this.env.transport, res, this.context),
       (err) => this.onTransportError(err),
     );
   }

@@ -45,7 +45,7 @@
 import type { SipRequest, SipResponse } from '../message/types.ts';
 import type { InboundContext } from '../transport/types.ts';
 import { IllegalTransitionError } from './errors.ts';
-import { safeSend, TimerSet } from './timer-set.ts';
+import { ResponseBytes, safeSend, TimerSet } from './timer-set.ts';
 import type { OnTerminated, ServerTransaction, ServerTransactionUser, TransactionEnv } from './types.ts';
 
 export type NonInviteServerState = 'idle' | 'trying' | 'proceeding' | 'completed' | 'terminated';
@@ -64,6 +64,7 @@ export class NonInviteServerTransaction implements ServerTransaction {
   private current: NonInviteServerState = 'idle';
   private readonly timers: TimerSet<'J'>;
   private last: SipResponse | undefined;
+  private readonly lastBytes = new ResponseBytes();
 
   constructor(
     readonly id: string,
@@ -113,6 +114,7 @@ export class NonInviteServerTransaction implements ServerTransaction {
   respond(res: SipResponse): void {
     if (this.current !== 'trying' && this.current !== 'proceeding') return; // finals after the first are discarded
     this.last = res;
+      this.lastBytes.forget();
     this.sendLast();
     if (res.status < 200) {
       if (this.current === 'trying') this.transition('proceeding');
@@ -151,7 +153,7 @@ export class NonInviteServerTransaction implements ServerTransaction {
     const res = this.last;
     if (!res) return;
     safeSend(
-      () => this.env.transport.sendResponse(res, this.context),
+      () => this.lastBytes.send(this.env.transport, res, this.context),
       (err) => this.onTransportError(err),
     );
   }

@@ -1,4 +1,7 @@
 import type { Clock, TimerHandle } from '../clock.ts';
+import type { SipResponse } from '../message/types.ts';
+import { serializeMessage } from '../message/serializer.ts';
+import type { InboundContext, TransportLayer } from '../transport/types.ts';
 
 /** Named one-shot timers of one state machine, on the injected clock. */
 export class TimerSet<N extends string> {
@@ -42,5 +45,30 @@ export function safeSend(send: () => Promise<unknown>, onError: (err: unknown) =
     send().catch(onError);
   } catch (err) {
     void Promise.resolve().then(() => onError(err));
+  }
+}
+
+/**
+ * The last response of a server transaction, serialized once: retransmissions
+ * (§17.2.1 Timer G, §17.2.2 request retransmissions) resend the same bytes.
+ * Keyed by object identity; `forget()` after the TU hands over a response again
+ * (it may have changed the same object).
+ */
+export class ResponseBytes {
+  private of: SipResponse | undefined;
+  private bytes: Buffer | undefined;
+
+  send(transport: TransportLayer, res: SipResponse, to: InboundContext): Promise<void> {
+    if (!transport.sendResponseBytes) return transport.sendResponse(res, to);
+    if (this.of !== res || this.bytes === undefined) {
+      this.bytes = serializeMessage(res);
+      this.of = res;
+    }
+    return transport.sendResponseBytes(this.bytes, res, to);
+  }
+
+  forget(): void {
+    this.of = undefined;
+    this.bytes = undefined;
   }
 }

@@ -222,6 +222,13 @@ export class SipTransport implements TransportLayer {
     await this.deliverResponse(serializeMessage(res), via, to);
   }
 
+  async sendResponseBytes(data: Buffer, res: SipResponse, to: InboundContext): Promise<void> {
+    this.assertOpen();
+    const via = res.via[0];
+    if (!via) throw new TransportError('unroutable', 'response has no Via');
+    await this.deliverResponse(data, via, to);
+  }
+
   /** Sends response octets per §18.2.2 / RFC 3581 §4, routed by `via` (the response's top Via). */
   private async deliverResponse(data: Buffer, via: Via, to: InboundContext): Promise<void> {
     const transport = to.source.transport;

@@ -46,6 +46,11 @@ export interface TransportLayer {
   sendRequest(req: SipRequest, target: Endpoint): Promise<InboundContext>;
   /** Sends a response the way §18.2.2 and RFC 3581 §4 say, given where its request came from. */
   sendResponse(res: SipResponse, to: InboundContext): Promise<void>;
+  /**
+   * Optional: like sendResponse, with `data` the already serialized `res` (server
+   * transactions keep the bytes of their last response for retransmissions).
+   */
+  sendResponseBytes?(data: Buffer, res: SipResponse, to: InboundContext): Promise<void>;
   /** Whether the transport of this name is reliable (tcp/tls) — controls retransmission timers (§17). */
   isReliable(transport: Endpoint['transport']): boolean;
   /** A local endpoint (listen address) for the given transport, e.g. for Contact/Via. */
