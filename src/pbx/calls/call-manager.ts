@@ -22,7 +22,7 @@ import { createRequest, createResponse } from '../../sip/message/build.ts';
 import { parseNameAddr, parseUri } from '../../sip/message/parser.ts';
 import { isSipUri, type AuthValue, type NameAddr, type SipRequest, type SipResponse, type TransportName, type Uri } from '../../sip/message/types.ts';
 import type { TransactionLayer } from '../../sip/transaction/layer.ts';
-import type { TimerBase } from '../../sip/transaction/timers.ts';
+import { timerValues, type TimerBase } from '../../sip/transaction/timers.ts';
 import type { ServerTransaction } from '../../sip/transaction/types.ts';
 import type { InboundRequest, InboundResponse, TransportLayer } from '../../sip/transport/types.ts';
 import type { LegName } from '../../media/relay.ts';
@@ -52,8 +52,13 @@ export interface CallManagerDeps {
   cdr?: CdrStore;
   /** Our Contact/Record-Route host:port per transport, e.g. from transport.localEndpoint(). */
   localContact(transport: TransportName): Uri;
-  /** Optional: T1/T2 for our 2xx retransmissions (default RFC values). */
+  /** Optional: T1/T2 for our 2xx retransmissions (default: the transaction layer's). */
   timers?: Partial<TimerBase>;
+  /**
+   * Optional: how often (ms) an answered call checks that both legs are still there
+   * with an in-dialog OPTIONS (default 64*T1). See Call: "Every state is bounded".
+   */
+  probeIntervalMs?: number;
   /** Optional: told once per call when it ends, with its CDR result (metrics). */
   onCallEnded?(call: CallSummary, result: CdrResult): void;
 }
@@ -93,6 +98,8 @@ export class CallManager {
 
   constructor(private readonly deps: CallManagerDeps) {
     this.prefix = branchPrefix(randomBytes(3).toString('hex'));
+    // The node's T1 (config sip.t1) also drives our 2xx retransmission and its 64*T1 give-up.
+    const timers = deps.timers ?? deps.layer.timerBase;
     this.env = {
       layer: deps.layer,
       clock: deps.clock,
@@ -102,7 +109,8 @@ export class CallManager {
       mediaAddress: deps.mediaAddress,
       ringTimeoutSec: deps.ringTimeoutSec,
       cdr: deps.cdr,
-      timers: deps.timers,
+      timers,
+      probeIntervalMs: deps.probeIntervalMs ?? timerValues(timers, false).H,
       localContact: (t) => deps.localContact(t),
       bindDialog: (key, call, leg) => {
         this.byDialog.set(key, { call, leg });

@@ -14,7 +14,8 @@
  *                         |                V     V                     |
  *                         |             +----------+                   |
  *                         |             | answered |  BYE either side, |
- *                         |             +----------+  no ACK (§13.3.1.4)
+ *                         |             +----------+  no ACK (§13.3.1.4),
+ *                         |                  |        probe: leg gone   |
  *                         V                  |                         V
  *                     +-----------------------------------------------------+
  *                     |                         ended                       |
@@ -23,6 +24,23 @@
  * On the first 2xx the other branches get CANCEL with
  * `Reason: SIP;cause=200;text="Call completed elsewhere"` (RFC 3326); a later 2xx
  * is ACKed and BYEd. Every way into `ended` releases the media ports.
+ *
+ * Every state is bounded, whatever the peers do or lose (a B2BUA holds ports for
+ * both legs, so it must never depend on a BYE arriving):
+ *   trying/ringing  the ring timer (ringTimeoutSec), started with the branches;
+ *                   each branch also ends by Timer B / its CANCEL's 64*T1 (§9.1).
+ *   answered        no ACK: the 2xx retransmitter gives up after 64*T1 (§13.3.1.4).
+ *                   ACKed: every probeIntervalMs (default 64*T1) each leg gets an
+ *                   in-dialog OPTIONS (§11, §12.2.1.1); 481 or 408 — real, or Timer F
+ *                   because the peer is silent — means the dialog is gone
+ *                   (§12.2.1.2), and the call ends (BYE to the leg still there).
+ *                   This catches a lost BYE: seen under overload, where the kernel
+ *                   dropped the caller's BYE and SIPp took our retransmitted 2xx to
+ *                   the INVITE for the 200 to its BYE, so it never resent it.
+ *   ended           forgotten at once; a late BYE for it gets 481 from the node
+ *                   without new state; a late 2xx of a branch is ACKed and BYEd.
+ * NOTE: RFC 4028 session timers would do the probe's job with re-INVITE/UPDATE when
+ * both peers support them; the OPTIONS probe needs nothing from the peers.
  */
 import { randomBytes } from 'node:crypto';
 import type { CallState } from '../../admin/types.ts';
@@ -34,6 +52,7 @@ import { Uas2xxRetransmitter } from '../../sip/dialog/uas-2xx-retransmit.ts';
 import { createResponse, getHeader, setHeader } from '../../sip/message/build.ts';
 import type { Endpoint, SipRequest, SipResponse, TransportName, Uri } from '../../sip/message/types.ts';
 import { answerCancel, type TransactionLayer } from '../../sip/transaction/layer.ts';
+import { isSynthetic } from '../../sip/transaction/messages.ts';
 import type { TimerBase } from '../../sip/transaction/timers.ts';
 import type { ServerTransaction } from '../../sip/transaction/types.ts';
 import type { InboundContext, InboundRequest } from '../../sip/transport/types.ts';
@@ -69,6 +88,8 @@ export interface CallEnv {
   ringTimeoutSec: number;
   cdr?: CdrStore;
   timers?: Partial<TimerBase>;
+  /** Interval of the liveness probe of an answered call's legs (ms). */
+  probeIntervalMs: number;
   localContact(transport: TransportName): Uri;
   /** Dialog key → this call's leg, for in-dialog requests and ACKs. */
   bindDialog(key: string, call: Call, leg: LegName): void;
@@ -106,6 +127,9 @@ export class Call implements UpdateHost {
   private winner: Branch | undefined;
   private readonly failures: BranchFailure[] = [];
   private ringTimer: TimerHandle | undefined;
+  private probeTimer: TimerHandle | undefined;
+  /** In-dialog OPTIONS of the current probe round still without a final response. */
+  private probesPending = 0;
   media: CallMedia | undefined;
   updating = false;
   /** How the call ended (the CDR result), once it has. */
@@ -145,6 +169,11 @@ export class Call implements UpdateHost {
     if (!EDGES[this.current].includes(to)) throw new CallError('CALL_STATE', `call ${this.current} -> ${to}`);
     this.current = to;
     if (to === 'answered' || to === 'ended') this.stopRingTimer();
+    if (to === 'answered') this.armProbe();
+    if (to === 'ended') {
+      this.env.clock.clearTimer(this.probeTimer);
+      this.probeTimer = undefined;
+    }
   }
 
   /** Allocates media and rings every branch; `plan` builds the INVITEs from our offer. */
@@ -372,6 +401,47 @@ export class Call implements UpdateHost {
   }
 
   // ---- internals ----
+
+  private armProbe(): void {
+    this.env.clock.clearTimer(this.probeTimer);
+    this.probeTimer = this.env.clock.setTimer(this.env.probeIntervalMs, () => this.guard(() => this.probe()));
+  }
+
+  /** One probe round: an in-dialog OPTIONS on each leg whose dialog is up (§11). */
+  private probe(): void {
+    this.probeTimer = undefined;
+    if (this.current !== 'answered') return;
+    for (const leg of ['a', 'b'] as const) {
+      const d = this.dialog(leg);
+      if (!d || d.state === 'terminated') continue;
+      const options = d.createRequest('OPTIONS');
+      this.probesPending++;
+      try {
+        this.env.layer.request(options, this.target(leg), { onResponse: (res) => this.guard(() => this.onProbeResponse(leg, d, res)) });
+      } catch (err) {
+        this.probesPending--;
+        this.log.warn({ err, leg }, 'probe not sent');
+      }
+    }
+    if (this.probesPending === 0) this.armProbe();
+  }
+
+  private onProbeResponse(leg: LegName, d: Dialog, res: SipResponse): void {
+    if (res.status < 200) return;
+    this.probesPending = Math.max(0, this.probesPending - 1);
+    if (this.current !== 'answered') return;
+    // §12.2.1.2: 481 or 408 (ours from Timer F when the peer is silent) ends the dialog;
+    // a transport failure (our 503) means the leg cannot be reached either.
+    const gone = res.status === 481 || res.status === 408 || (res.status === 503 && isSynthetic(res));
+    if (gone) {
+      d.terminate(); // no BYE to a leg that is gone
+      this.log.warn({ leg, status: res.status }, 'leg gone (in-dialog OPTIONS): ending call');
+      this.hangup();
+      return;
+    }
+    // Any other answer, even 405/501, proves the dialog is alive.
+    if (this.probesPending === 0) this.armProbe();
+  }
 
   private retransmit(ok: SipResponse, onTimeout: () => void, to: InboundContext = this.aIn): Uas2xxRetransmitter {
     const r = new Uas2xxRetransmitter({

@@ -86,6 +86,10 @@ export class TransactionLayer {
   get serverCount(): number {
     return this.servers.size;
   }
+  /** The T1/T2/T4 overrides this layer runs with, for TU timers that must agree (§13.3.1.4 uses T1/T2). */
+  get timerBase(): Partial<TimerBase> {
+    return { ...this.base };
+  }
 
   /**
    * Starts a client transaction for `req` (§17.1). Adds a Via if there is none and
