@@ -53,6 +53,10 @@ export interface PbxBenchFigures {
    * §17.2.2) and could be collected; after all runs.
    */
   rss: { startMiB: number; after10kMiB: number; settledMiB: number; endMiB: number; bindings: number };
+  /** Wall time from spawning the node (10,000 extensions in its config) to "ready". */
+  startupMs: number;
+  /** Which tree ran the node ("this tree" or the path given as opts.tree). */
+  tree: string;
   calls: CallRunFigures[];
   /** INVITEs the callee UAS received in a traced 200-call run whose SDP c= was the node's RTP address; calls and ports left 40 s after all runs. */
   media: { invites: number; anchored: number; portPairsInUseAfter: number; callsActiveAfter: number };
@@ -80,16 +84,18 @@ async function metrics(): Promise<Record<string, number>> {
   return out;
 }
 
-/** Starts `spacephone start` and resolves once it printed `node <name> ready`. */
-function startNode(config: string, profileDir?: string): Promise<ChildProcess> {
+/** Starts `spacephone start` (of the tree at `cwd`) and resolves once it printed `node <name> ready`. */
+export function startNode(config: string, profileDir?: string, cwd?: string, startup?: { ms: number }): Promise<ChildProcess> {
   const args = [...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), 'bin/spacephone.mjs', 'start', '--config', config, '--node', 'pbx'];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SPACEPHONE_LOG_LEVEL: 'warn' } });
+  const t0 = Date.now();
+  const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SPACEPHONE_LOG_LEVEL: 'warn' } });
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`node not ready: ${out.slice(-500)}`)), 30_000);
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       if (out.includes('node pbx ready')) {
+        if (startup) startup.ms = Date.now() - t0;
         clearTimeout(timer);
         resolve(child);
       }
@@ -100,7 +106,7 @@ function startNode(config: string, profileDir?: string): Promise<ChildProcess> {
   });
 }
 
-function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGINT'): Promise<void> {
+export function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGINT'): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
     child.once('exit', () => resolve());
@@ -112,7 +118,7 @@ function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGINT'): Prom
 const stat = (run: SippRun, key: string): number => Number(run.stats?.[key] ?? 0);
 
 /** REGISTER with digest for `list`, split over SIPP_PROCESSES SIPp clients at `rate` in total. */
-async function registerRun(name: string, dir: string, target: string, list: number[], rate: number, portBase: number): Promise<RegisterRunFigures> {
+export async function registerRun(name: string, dir: string, target: string, list: number[], rate: number, portBase: number): Promise<RegisterRunFigures> {
   const per = Math.ceil(list.length / SIPP_PROCESSES);
   const t0 = Date.now();
   const runs = await Promise.all(
@@ -175,7 +181,18 @@ function topFrames(profileDir: string, n = 15): string[] {
   return [...by.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${((100 * v) / total).toFixed(1)}% ${k}`);
 }
 
-export async function benchPbx(opts: { registerRates?: number[]; calls?: number; callRates?: number[]; holdMs?: number } = {}): Promise<PbxBenchFigures> {
+export interface PbxBenchOptions {
+  registerRates?: number[];
+  calls?: number;
+  callRates?: number[];
+  holdMs?: number;
+  /** Another checkout to run the node from (e.g. a worktree of the base commit); default this tree. */
+  tree?: string;
+  /** Measure Kamailio too (default true). */
+  kamailio?: boolean;
+}
+
+export async function benchPbx(opts: PbxBenchOptions = {}): Promise<PbxBenchFigures> {
   requireTool('sipp');
   const registerRates = opts.registerRates ?? [500, 1000, 2500, 5000, 6000];
   const calls = opts.calls ?? 5000;
@@ -188,8 +205,10 @@ export async function benchPbx(opts: { registerRates?: number[]; calls?: number;
   const config = join(dir, 'pbx.yaml');
   writeFiles({ [config]: pbxConfigYaml({ nodeName: 'pbx', address: NODE_IP, port: 5060, rtp: RTP, database: join(dir, 'pbx.sqlite'), firstUser: FIRST, userCount: USERS, admin: { address: NODE_IP, port: 8090 } }) });
 
-  const out: PbxBenchFigures = { register: [], rss: { startMiB: 0, after10kMiB: 0, settledMiB: 0, endMiB: 0, bindings: 0 }, calls: [], media: { invites: 0, anchored: 0, portPairsInUseAfter: -1, callsActiveAfter: -1 }, kamailioRegister: [], kamailioCalls: [], notes };
-  const node = await startNode(config, profileDir);
+  const startup = { ms: 0 };
+  const out: PbxBenchFigures = { register: [], rss: { startMiB: 0, after10kMiB: 0, settledMiB: 0, endMiB: 0, bindings: 0 }, startupMs: 0, tree: opts.tree ?? 'this tree', calls: [], media: { invites: 0, anchored: 0, portPairsInUseAfter: -1, callsActiveAfter: -1 }, kamailioRegister: [], kamailioCalls: [], notes };
+  const node = await startNode(config, profileDir, opts.tree, startup);
+  out.startupMs = startup.ms;
   try {
     await sleep(1000);
     out.rss.startMiB = rssMiB(node.pid);
@@ -237,6 +256,7 @@ export async function benchPbx(opts: { registerRates?: number[]; calls?: number;
 
   // (c) Kamailio under the same SIPp runs.
   try {
+    if (opts.kamailio === false) throw new Error('skipped (kamailio: false)');
     requireTool('kamailio');
     const db = join(dir, 'kamdb');
     writeKamailioDb(db, all);
@@ -271,9 +291,9 @@ export function pbxReport(p: PbxBenchFigures): string[] {
   const reg = (rows: RegisterRunFigures[]): string[] => rows.map((r) => `| ${r.name} | ${r.users} | ${r.targetRate} | ${r.succeeded} | ${r.failed} | ${r.perSecond.toFixed(0)} | ${r.elapsedSec.toFixed(1)} | ${r.retransmissions} |`);
   const call = (rows: CallRunFigures[]): string[] => rows.map((r) => `| ${r.name} | ${r.calls} | ${r.targetRate} | ${r.succeeded} | ${r.failed} | ${r.callsPerSecond.toFixed(0)} | ${r.elapsedSec.toFixed(1)} |`);
   const lines = [
-    '## PBX node against SIPp (REGISTER with digest, B2BUA calls) vs Kamailio',
+    `## PBX node (${p.tree}) against SIPp (REGISTER with digest, B2BUA calls)${p.kamailioRegister.length > 0 ? ' vs Kamailio' : ''}`,
     '',
-    `Node as its own process (log level warn), ${SIPP_PROCESSES} SIPp clients in parallel; targets: ≥ 5,000 registrations/s and ≥ 300 calls/s with 0 failures.`,
+    `Node as its own process (log level warn), ${SIPP_PROCESSES} SIPp clients in parallel; targets: ≥ 5,000 registrations/s and ≥ 300 calls/s with 0 failures. Start to "ready" with 10,000 extensions: ${(p.startupMs / 1000).toFixed(1)} s.`,
     '',
     '| run | users | target/s | succeeded | failed | registrations/s | elapsed s | SIPp retransmissions |',
     '|---|---|---|---|---|---|---|---|',

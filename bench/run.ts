@@ -39,11 +39,20 @@ if (want('core')) {
 }
 
 if (want('pbx')) {
-  const p = await benchPbx();
-  json.pbx = p;
-  report.push(...pbxReport(p), '');
-  for (const r of [...p.register, ...p.kamailioRegister]) console.log(`${r.name}: ${r.succeeded}/${r.users} registered, ${r.perSecond.toFixed(0)}/s`);
-  for (const r of [...p.calls, ...p.kamailioCalls]) console.log(`${r.name}: ${r.succeeded}/${r.calls} ok, ${r.callsPerSecond.toFixed(0)} calls/s`);
+  // PBX_BENCH_BASE=<checkout>: the same load against that tree's node first (before/after in one run).
+  // PBX_BENCH_RATES / PBX_BENCH_CALL_RATES: comma-separated targets; PBX_BENCH_CALLS: calls per call run.
+  const list = (v: string | undefined): number[] | undefined => (v ? v.split(',').map(Number) : undefined);
+  const common = { registerRates: list(process.env.PBX_BENCH_RATES), callRates: list(process.env.PBX_BENCH_CALL_RATES), calls: process.env.PBX_BENCH_CALLS ? Number(process.env.PBX_BENCH_CALLS) : undefined };
+  const runs = process.env.PBX_BENCH_BASE
+    ? [await benchPbx({ ...common, tree: process.env.PBX_BENCH_BASE, kamailio: false }), await benchPbx({ ...common, kamailio: process.env.PBX_BENCH_KAMAILIO !== '0' })]
+    : [await benchPbx({ ...common, kamailio: process.env.PBX_BENCH_KAMAILIO !== '0' })];
+  json.pbx = runs.length === 1 ? runs[0] : runs;
+  for (const p of runs) {
+    report.push(...pbxReport(p), '');
+    console.log(`node (${p.tree}): ready in ${(p.startupMs / 1000).toFixed(1)} s`);
+    for (const r of [...p.register, ...p.kamailioRegister]) console.log(`${r.name}: ${r.succeeded}/${r.users} registered, ${r.perSecond.toFixed(0)}/s, ${r.retransmissions} retransmissions`);
+    for (const r of [...p.calls, ...p.kamailioCalls]) console.log(`${r.name}: ${r.succeeded}/${r.calls} ok, ${r.callsPerSecond.toFixed(0)} calls/s`);
+  }
 }
 
 mkdirSync('bench/reports', { recursive: true });
