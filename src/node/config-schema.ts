@@ -112,12 +112,17 @@ const overloadSchema = z.strictObject({
   enterLagMs: positiveInt.default(100),
   /** Smoothed lag (ms) below which it accepts new work again (hysteresis). */
   exitLagMs: positiveInt.default(40),
+  /** Smoothed event-loop utilization (0..1, busy share of time) above which the node is overloaded. */
+  enterUtilization: z.number().min(0).max(1).default(0.97),
+  /** Utilization below which it accepts new work again. */
+  exitUtilization: z.number().min(0).max(1).default(0.85),
   /** Retry-After seconds in the 503 (never omitted: see docs/interop.md on linphone). */
   retryAfterSec: positiveInt.default(5),
   /** How often the lag is sampled (ms). */
   sampleMs: positiveInt.default(50),
 }).superRefine((o, ctx) => {
   if (o.exitLagMs > o.enterLagMs) ctx.addIssue({ code: 'custom', path: ['exitLagMs'], message: 'must be <= enterLagMs' });
+  if (o.exitUtilization > o.enterUtilization) ctx.addIssue({ code: 'custom', path: ['exitUtilization'], message: 'must be <= enterUtilization' });
 });
 
 export const configSchema = z

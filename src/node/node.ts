@@ -178,6 +178,8 @@ export class PbxNode {
         source: opts.lagSource ?? new LoopLagSampler(this.clock, ov.sampleMs),
         enterLagMs: ov.enterLagMs,
         exitLagMs: ov.exitLagMs,
+        enterUtilization: ov.enterUtilization,
+        exitUtilization: ov.exitUtilization,
         retryAfterSec: ov.retryAfterSec,
         onChange: (overloaded, lagMs) => this.logger.warn({ overloaded, lagMs: Math.round(lagMs) }, overloaded ? 'overloaded: refusing new work with 503' : 'overload over'),
       });

@@ -5,15 +5,21 @@
  * work is refused early with 503 + Retry-After (RFC 3261 §21.5.4; RFC 6357 §4
  * calls this "local overload control").
  *
- * The signal is event-loop lag, sampled by a timer on the injected clock: a timer
- * due every `sampleMs` that fires `d` ms late measures `d` ms of lag. The lag is
- * smoothed (EWMA) and compared with two thresholds (hysteresis):
+ * Two signals, sampled by a timer on the injected clock and smoothed (EWMA):
+ * - event-loop lag: a timer due every `sampleMs` that fires `d` ms late measures
+ *   `d` ms of lag (long synchronous work);
+ * - event-loop utilization (perf_hooks ELU, the share of time the loop was busy):
+ *   under a UDP flood the lag stays small (libuv reads datagrams in batches and
+ *   timers still run every turn) while the kernel queue, and with it the answer
+ *   delay seen by clients, grows; a loop busy ~100% of the time is the sign.
+ * Hysteresis between the two states:
  *
- *        lag > enterLagMs
- *   ok ------------------> overloaded
- *      <------------------
- *        lag < exitLagMs
+ *        lag > enterLagMs  or  utilization > enterUtilization
+ *   ok --------------------------------------------------------> overloaded
+ *      <--------------------------------------------------------
+ *        lag < exitLagMs  and  utilization < exitUtilization
  */
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { Clock, TimerHandle } from '../sip/clock.ts';
 import type { SipRequest } from '../sip/message/types.ts';
 
@@ -21,22 +27,46 @@ import type { SipRequest } from '../sip/message/types.ts';
 export interface LagSource {
   /** Smoothed event-loop lag in ms. */
   lagMs(): number;
+  /** Smoothed share of time the event loop was busy, 0..1 (optional). */
+  utilization?(): number;
   close(): void;
 }
 
-/** Samples timer lateness on the clock; EWMA with weight 1/4 per sample. */
+/** Reads the process's event-loop utilization since the previous call (0..1). */
+export type UtilizationProbe = () => number;
+
+export function eluProbe(): UtilizationProbe {
+  let last: EventLoopUtilization = performance.eventLoopUtilization();
+  return () => {
+    const now = performance.eventLoopUtilization();
+    const delta = performance.eventLoopUtilization(now, last);
+    last = now;
+    return delta.utilization;
+  };
+}
+
+/** Samples timer lateness (and loop utilization) on the clock; EWMA with weight 1/4 per sample. */
 export class LoopLagSampler implements LagSource {
   private smoothed = 0;
+  private busy = 0;
   private timer: TimerHandle | undefined;
   private expected = 0;
   private closed = false;
 
-  constructor(private readonly clock: Clock, private readonly sampleMs: number) {
+  constructor(
+    private readonly clock: Clock,
+    private readonly sampleMs: number,
+    private readonly probe: UtilizationProbe | undefined = eluProbe(),
+  ) {
     this.arm();
   }
 
   lagMs(): number {
     return this.smoothed;
+  }
+
+  utilization(): number {
+    return this.busy;
   }
 
   close(): void {
@@ -51,6 +81,7 @@ export class LoopLagSampler implements LagSource {
     this.timer = this.clock.setTimer(this.sampleMs, () => {
       const late = Math.max(0, this.clock.now() - this.expected);
       this.smoothed += (late - this.smoothed) / 4;
+      if (this.probe) this.busy += (this.probe() - this.busy) / 4;
       this.arm();
     });
   }
@@ -60,6 +91,10 @@ export interface OverloadOptions {
   source: LagSource;
   enterLagMs: number;
   exitLagMs: number;
+  /** Loop utilization (0..1) above which the node is overloaded; default 1 (never). */
+  enterUtilization?: number;
+  /** Utilization below which it recovers; default = enterUtilization. */
+  exitUtilization?: number;
   retryAfterSec: number;
   /** Called on every state change (for logs and metrics). */
   onChange?: (overloaded: boolean, lagMs: number) => void;
@@ -74,6 +109,7 @@ export class OverloadGuard {
 
   constructor(private readonly opts: OverloadOptions) {
     if (opts.exitLagMs > opts.enterLagMs) throw new RangeError('exitLagMs must be <= enterLagMs');
+    if ((opts.exitUtilization ?? 0) > (opts.enterUtilization ?? 1)) throw new RangeError('exitUtilization must be <= enterUtilization');
   }
 
   get retryAfterSec(): number {
@@ -83,8 +119,11 @@ export class OverloadGuard {
   /** Reads the lag and applies the hysteresis; returns the state. */
   state(): OverloadState {
     const lag = this.opts.source.lagMs();
-    if (this.current === 'ok' && lag > this.opts.enterLagMs) this.transition('overloaded', lag);
-    else if (this.current === 'overloaded' && lag < this.opts.exitLagMs) this.transition('ok', lag);
+    const busy = this.opts.source.utilization?.() ?? 0;
+    const enterU = this.opts.enterUtilization ?? 1;
+    const exitU = this.opts.exitUtilization ?? enterU;
+    if (this.current === 'ok' && (lag > this.opts.enterLagMs || busy > enterU)) this.transition('overloaded', lag);
+    else if (this.current === 'overloaded' && lag < this.opts.exitLagMs && busy < exitU) this.transition('ok', lag);
     return this.current;
   }
 

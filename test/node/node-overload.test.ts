@@ -7,9 +7,13 @@ import { DOMAIN, headerValues, metricValue, rawRequest, RawUdpClient, startTestN
 /** A lag the test sets by hand. */
 class FixedLag implements LagSource {
   value = 0;
+  busy = 0;
   closed = false;
   lagMs(): number {
     return this.value;
+  }
+  utilization(): number {
+    return this.busy;
   }
   close(): void {
     this.closed = true;
@@ -44,7 +48,7 @@ class LateClock implements Clock {
 describe('overload guard', () => {
   it('MUST measure lag as timer lateness on the injected clock, and stop its timer on close', () => {
     const clock = new LateClock();
-    const s = new LoopLagSampler(clock, 50);
+    const s = new LoopLagSampler(clock, 50, undefined);
     let expected = 50;
     for (let i = 0; i < 20; i++) {
       clock.fireAt(expected + 200); // every sample 200 ms late
@@ -58,6 +62,34 @@ describe('overload guard', () => {
     assert.ok(s.lagMs() < 1, `lag back to ~0: ${s.lagMs()}`);
     s.close();
     assert.equal(clock.timers.size, 0);
+  });
+
+  it('MUST smooth the loop utilization the probe reports at every sample', () => {
+    const clock = new LateClock();
+    let busy = 1;
+    const s = new LoopLagSampler(clock, 50, () => busy);
+    for (let i = 0; i < 30; i++) clock.fireAt(clock.t + 50);
+    assert.ok(s.utilization() > 0.99, `utilization ${s.utilization()}`);
+    assert.ok(s.lagMs() < 1, 'timers on time: no lag');
+    busy = 0.2;
+    for (let i = 0; i < 30; i++) clock.fireAt(clock.t + 50);
+    assert.ok(Math.abs(s.utilization() - 0.2) < 0.01, `utilization ${s.utilization()}`);
+    s.close();
+  });
+
+  it('MUST enter overload when the loop is saturated even though the lag is small (UDP flood), and leave below exitUtilization', () => {
+    const src = new FixedLag();
+    const g = new OverloadGuard({ source: src, enterLagMs: 100, exitLagMs: 40, enterUtilization: 0.97, exitUtilization: 0.85, retryAfterSec: 5 });
+    src.value = 10;
+    src.busy = 0.99;
+    assert.equal(g.state(), 'overloaded');
+    src.busy = 0.9;
+    assert.equal(g.state(), 'overloaded', 'between the thresholds the state holds');
+    src.busy = 0.5;
+    src.value = 60;
+    assert.equal(g.state(), 'overloaded', 'lag still above exitLagMs');
+    src.value = 10;
+    assert.equal(g.state(), 'ok');
   });
 
   it('MUST enter overload above enterLagMs and leave it only below exitLagMs (hysteresis)', () => {
