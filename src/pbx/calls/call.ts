@@ -26,21 +26,14 @@
  * is ACKed and BYEd. Every way into `ended` releases the media ports.
  *
  * Every state is bounded, whatever the peers do or lose (a B2BUA holds ports for
- * both legs, so it must never depend on a BYE arriving):
- *   trying/ringing  the ring timer (ringTimeoutSec), started with the branches;
- *                   each branch also ends by Timer B / its CANCEL's 64*T1 (§9.1).
- *   answered        no ACK: the 2xx retransmitter gives up after 64*T1 (§13.3.1.4).
- *                   ACKed: every probeIntervalMs (default 64*T1) each leg gets an
- *                   in-dialog OPTIONS (§11, §12.2.1.1); 481 or 408 — real, or Timer F
- *                   because the peer is silent — means the dialog is gone
- *                   (§12.2.1.2), and the call ends (BYE to the leg still there).
- *                   This catches a lost BYE: seen under overload, where the kernel
- *                   dropped the caller's BYE and SIPp took our retransmitted 2xx to
- *                   the INVITE for the 200 to its BYE, so it never resent it.
- *   ended           forgotten at once; a late BYE for it gets 481 from the node
- *                   without new state; a late 2xx of a branch is ACKed and BYEd.
- * NOTE: RFC 4028 session timers would do the probe's job with re-INVITE/UPDATE when
- * both peers support them; the OPTIONS probe needs nothing from the peers.
+ * both legs; it must never depend on a BYE arriving):
+ *   trying/ringing  ring timer (ringTimeoutSec); each branch also ends by Timer B
+ *                   or its CANCEL's 64*T1 (§9.1).
+ *   answered        no ACK: the 2xx retransmitter gives up after 64*T1 (§13.3.1.4);
+ *                   ACKed: leg-probe.ts sends an in-dialog OPTIONS to each leg every
+ *                   probeIntervalMs (64*T1); 481/408 (or Timer F) ends the call.
+ *   ended           forgotten at once; a late BYE gets 481 without new state, a late
+ *                   2xx of a branch is ACKed and BYEd.
  */
 import { randomBytes } from 'node:crypto';
 import type { CallState } from '../../admin/types.ts';
@@ -52,7 +45,6 @@ import { Uas2xxRetransmitter } from '../../sip/dialog/uas-2xx-retransmit.ts';
 import { createResponse, getHeader, setHeader } from '../../sip/message/build.ts';
 import type { Endpoint, SipRequest, SipResponse, TransportName, Uri } from '../../sip/message/types.ts';
 import { answerCancel, type TransactionLayer } from '../../sip/transaction/layer.ts';
-import { isSynthetic } from '../../sip/transaction/messages.ts';
 import type { TimerBase } from '../../sip/transaction/timers.ts';
 import type { ServerTransaction } from '../../sip/transaction/types.ts';
 import type { InboundContext, InboundRequest } from '../../sip/transport/types.ts';
@@ -62,6 +54,7 @@ import type { PortPool } from '../../media/port-pool.ts';
 import { Branch } from './branch.ts';
 import { CallError } from './errors.ts';
 import { chooseFinal, type BranchFailure } from './final-response.ts';
+import { LegProbe } from './leg-probe.ts';
 import { CallMedia, otherLeg } from './media.ts';
 import { relayNonInvite, relayOffer, type UpdateHost } from './session-update.ts';
 
@@ -127,9 +120,7 @@ export class Call implements UpdateHost {
   private winner: Branch | undefined;
   private readonly failures: BranchFailure[] = [];
   private ringTimer: TimerHandle | undefined;
-  private probeTimer: TimerHandle | undefined;
-  /** In-dialog OPTIONS of the current probe round still without a final response. */
-  private probesPending = 0;
+  private probe: LegProbe | undefined;
   media: CallMedia | undefined;
   updating = false;
   /** How the call ended (the CDR result), once it has. */
@@ -169,11 +160,8 @@ export class Call implements UpdateHost {
     if (!EDGES[this.current].includes(to)) throw new CallError('CALL_STATE', `call ${this.current} -> ${to}`);
     this.current = to;
     if (to === 'answered' || to === 'ended') this.stopRingTimer();
-    if (to === 'answered') this.armProbe();
-    if (to === 'ended') {
-      this.env.clock.clearTimer(this.probeTimer);
-      this.probeTimer = undefined;
-    }
+    if (to === 'answered') this.startProbe();
+    if (to === 'ended') this.probe?.stop();
   }
 
   /** Allocates media and rings every branch; `plan` builds the INVITEs from our offer. */
@@ -402,45 +390,25 @@ export class Call implements UpdateHost {
 
   // ---- internals ----
 
-  private armProbe(): void {
-    this.env.clock.clearTimer(this.probeTimer);
-    this.probeTimer = this.env.clock.setTimer(this.env.probeIntervalMs, () => this.guard(() => this.probe()));
-  }
-
-  /** One probe round: an in-dialog OPTIONS on each leg whose dialog is up (§11). */
-  private probe(): void {
-    this.probeTimer = undefined;
-    if (this.current !== 'answered') return;
-    for (const leg of ['a', 'b'] as const) {
-      const d = this.dialog(leg);
-      if (!d || d.state === 'terminated') continue;
-      const options = d.createRequest('OPTIONS');
-      this.probesPending++;
-      try {
-        this.env.layer.request(options, this.target(leg), { onResponse: (res) => this.guard(() => this.onProbeResponse(leg, d, res)) });
-      } catch (err) {
-        this.probesPending--;
-        this.log.warn({ err, leg }, 'probe not sent');
-      }
-    }
-    if (this.probesPending === 0) this.armProbe();
-  }
-
-  private onProbeResponse(leg: LegName, d: Dialog, res: SipResponse): void {
-    if (res.status < 200) return;
-    this.probesPending = Math.max(0, this.probesPending - 1);
-    if (this.current !== 'answered') return;
-    // §12.2.1.2: 481 or 408 (ours from Timer F when the peer is silent) ends the dialog;
-    // a transport failure (our 503) means the leg cannot be reached either.
-    const gone = res.status === 481 || res.status === 408 || (res.status === 503 && isSynthetic(res));
-    if (gone) {
-      d.terminate(); // no BYE to a leg that is gone
-      this.log.warn({ leg, status: res.status }, 'leg gone (in-dialog OPTIONS): ending call');
-      this.hangup();
-      return;
-    }
-    // Any other answer, even 405/501, proves the dialog is alive.
-    if (this.probesPending === 0) this.armProbe();
+  /** Liveness of both dialogs while answered (leg-probe.ts); a gone leg ends the call. */
+  private startProbe(): void {
+    this.probe = new LegProbe({
+      clock: this.env.clock,
+      layer: this.env.layer,
+      intervalMs: this.env.probeIntervalMs,
+      legs: () =>
+        (['a', 'b'] as const).flatMap((leg) => {
+          const dialog = this.dialog(leg);
+          return dialog ? [{ leg, dialog, target: this.target(leg) }] : [];
+        }),
+      onGone: (leg, status) =>
+        this.guard(() => {
+          this.log.warn({ leg, status }, 'leg gone (in-dialog OPTIONS): ending call');
+          this.hangup();
+        }),
+      onError: (err, leg) => this.log.warn({ err, leg }, 'probe not sent'),
+    });
+    this.probe.start();
   }
 
   private retransmit(ok: SipResponse, onTimeout: () => void, to: InboundContext = this.aIn): Uas2xxRetransmitter {
