@@ -176,6 +176,8 @@ export class PbxNode {
       const rejected = new Counter({ name: 'sip_overload_rejected_total', help: 'New REGISTER/INVITE refused with 503 while overloaded', registers: [this.metrics] });
       const guard = new OverloadGuard({
         source: opts.lagSource ?? new LoopLagSampler(this.clock, ov.sampleMs),
+        clock: this.clock,
+        adjustMs: ov.sampleMs,
         enterLagMs: ov.enterLagMs,
         exitLagMs: ov.exitLagMs,
         enterUtilization: ov.enterUtilization,
@@ -183,7 +185,7 @@ export class PbxNode {
         retryAfterSec: ov.retryAfterSec,
         onChange: (overloaded, lagMs) => this.logger.warn({ overloaded, lagMs: Math.round(lagMs) }, overloaded ? 'overloaded: refusing new work with 503' : 'overload over'),
       });
-      new Gauge({ name: 'overloaded', help: '1 while new work is refused (event-loop lag above overload.enterLagMs)', registers: [this.metrics], collect() { this.set(guard.state() === 'overloaded' ? 1 : 0); } });
+      new Gauge({ name: 'overloaded', help: '1 while a share of new work is refused (event-loop lag or utilization above the overload thresholds)', registers: [this.metrics], collect() { this.set(guard.state() === 'overloaded' ? 1 : 0); } });
       this.overload = guard;
       this.overloadRejected = rejected;
     }

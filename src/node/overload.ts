@@ -12,12 +12,13 @@
  *   under a UDP flood the lag stays small (libuv reads datagrams in batches and
  *   timers still run every turn) while the kernel queue, and with it the answer
  *   delay seen by clients, grows; a loop busy ~100% of the time is the sign.
- * Hysteresis between the two states:
+ * States (OverloadGuard; while overloaded a share of new requests is refused):
  *
  *        lag > enterLagMs  or  utilization > enterUtilization
  *   ok --------------------------------------------------------> overloaded
- *      <--------------------------------------------------------
- *        lag < exitLagMs  and  utilization < exitUtilization
+ *      <--------------------------------------------------------   | share +0.1 while above enter,
+ *        reject share back at 0 (lowered by 0.05 per adjustment   | -0.05 while below exit (max 0.95)
+ *        while lag < exitLagMs and utilization < exitUtilization) |
  */
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { Clock, TimerHandle } from '../sip/clock.ts';
@@ -89,6 +90,9 @@ export class LoopLagSampler implements LagSource {
 
 export interface OverloadOptions {
   source: LagSource;
+  /** Drives the admission control: the reject share is adjusted at most every `adjustMs`. */
+  clock: Clock;
+  adjustMs: number;
   enterLagMs: number;
   exitLagMs: number;
   /** Loop utilization (0..1) above which the node is overloaded; default 1 (never). */
@@ -102,8 +106,23 @@ export interface OverloadOptions {
 
 export type OverloadState = 'ok' | 'overloaded';
 
+/** Reject-share steps: up fast, down slowly (additive both ways, capped). */
+const SHARE_UP = 0.1;
+const SHARE_DOWN = 0.05;
+const SHARE_MAX = 0.95;
+
+/**
+ * Admission control. All-or-nothing shedding collapses goodput: the 503s alone
+ * keep a flooded loop busy, so the node would stay "overloaded" and refuse
+ * everything. Instead a share of new requests is refused, raised while the
+ * signals are above the enter thresholds and lowered while below the exit ones,
+ * so that the node keeps finishing as much new work as it can.
+ */
 export class OverloadGuard {
   private current: OverloadState = 'ok';
+  private share = 0;
+  private credit = 0;
+  private lastAdjust = Number.NEGATIVE_INFINITY;
   /** Requests refused since start (metrics). */
   rejected = 0;
 
@@ -116,14 +135,31 @@ export class OverloadGuard {
     return this.opts.retryAfterSec;
   }
 
-  /** Reads the lag and applies the hysteresis; returns the state. */
+  /** Share (0..0.95) of new requests currently refused. */
+  get rejectShare(): number {
+    return this.share;
+  }
+
+  /** Reads the signals (at most every adjustMs) and adjusts the reject share; returns the state. */
   state(): OverloadState {
+    const now = this.opts.clock.now();
+    if (now - this.lastAdjust < this.opts.adjustMs) return this.current;
+    this.lastAdjust = now;
     const lag = this.opts.source.lagMs();
     const busy = this.opts.source.utilization?.() ?? 0;
     const enterU = this.opts.enterUtilization ?? 1;
     const exitU = this.opts.exitUtilization ?? enterU;
-    if (this.current === 'ok' && (lag > this.opts.enterLagMs || busy > enterU)) this.transition('overloaded', lag);
-    else if (this.current === 'overloaded' && lag < this.opts.exitLagMs && busy < exitU) this.transition('ok', lag);
+    if (lag > this.opts.enterLagMs || busy > enterU) {
+      this.share = Math.min(SHARE_MAX, this.share + SHARE_UP);
+      this.transition('overloaded', lag);
+    } else if (this.current === 'overloaded' && lag < this.opts.exitLagMs && busy < exitU) {
+      this.share = Math.max(0, this.share - SHARE_DOWN);
+      if (this.share < 1e-9) {
+        this.share = 0;
+        this.credit = 0;
+        this.transition('ok', lag);
+      }
+    }
     return this.current;
   }
 
@@ -131,13 +167,17 @@ export class OverloadGuard {
    * Should this request be refused with 503? Only new work is: REGISTER and INVITE
    * outside a dialog that answer no challenge. A request with credentials
    * continues a handshake whose first half we already paid for; in-dialog
-   * requests, ACK, CANCEL, BYE and OPTIONS end or keep up existing work.
+   * requests, ACK, CANCEL, BYE and OPTIONS end or keep up existing work. While
+   * overloaded, `rejectShare` of those are refused, evenly spread.
    */
   shouldReject(req: SipRequest): boolean {
     if (req.method !== 'REGISTER' && req.method !== 'INVITE') return false;
     if (req.to.params.has('tag')) return false;
     if (req.authorization.length > 0 || req.proxyAuthorization.length > 0) return false;
     if (this.state() !== 'overloaded') return false;
+    this.credit += this.share;
+    if (this.credit < 1 - 1e-9) return false; // (float sums: ten times 0.1 is 0.999…)
+    this.credit -= 1;
     this.rejected++;
     return true;
   }

@@ -31,6 +31,8 @@ export interface NodeTestOptions {
   logger?: Logger;
   /** Event-loop lag the overload guard reads (default: the real sampler). */
   lagSource?: LagSource;
+  /** An `overload:` line for the YAML (default: the built-in defaults). */
+  overloadYaml?: string;
 }
 
 export function nodeYaml(o: NodeTestOptions = {}): string {
@@ -51,6 +53,7 @@ export function nodeYaml(o: NodeTestOptions = {}): string {
     `keepalive: { intervalSec: ${ka.intervalSec}, maxFailures: ${ka.maxFailures} }`,
     `calls: { ringTimeoutSec: ${o.ringTimeoutSec ?? 10} }`,
     `sip: { t1: ${TIMERS.T1}, t2: ${TIMERS.T2}, t4: ${TIMERS.T4} }`,
+    ...(o.overloadYaml ? [o.overloadYaml] : []),
     '',
   ].join('\n');
 }

@@ -2,6 +2,10 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Clock, TimerHandle } from '../../src/sip/clock.ts';
 import { LoopLagSampler, OverloadGuard, type LagSource } from '../../src/node/overload.ts';
+import { FakeClock } from '../../src/sip/clock.ts';
+import { parseMessage } from '../../src/sip/message/parser.ts';
+import type { SipRequest } from '../../src/sip/message/types.ts';
+import type { Endpoint } from '../../src/sip/message/types.ts';
 import { DOMAIN, headerValues, metricValue, rawRequest, RawUdpClient, startTestNode, type NodeUnderTest } from './node-harness.ts';
 
 /** A lag the test sets by hand. */
@@ -45,6 +49,12 @@ class LateClock implements Clock {
   }
 }
 
+function inboundRegister(): SipRequest {
+  const r = parseMessage(Buffer.from(rawRequest('REGISTER', `sip:${DOMAIN}`, { transport: 'udp', address: '127.0.0.1', port: 5099 })));
+  if (!r.ok || r.msg.kind !== 'request') throw new Error('fixture does not parse');
+  return r.msg;
+}
+
 describe('overload guard', () => {
   it('MUST measure lag as timer lateness on the injected clock, and stop its timer on close', () => {
     const clock = new LateClock();
@@ -79,35 +89,72 @@ describe('overload guard', () => {
 
   it('MUST enter overload when the loop is saturated even though the lag is small (UDP flood), and leave below exitUtilization', () => {
     const src = new FixedLag();
-    const g = new OverloadGuard({ source: src, enterLagMs: 100, exitLagMs: 40, enterUtilization: 0.97, exitUtilization: 0.85, retryAfterSec: 5 });
+    const clock = new FakeClock();
+    const g = new OverloadGuard({ source: src, clock, adjustMs: 50, enterLagMs: 100, exitLagMs: 40, enterUtilization: 0.97, exitUtilization: 0.85, retryAfterSec: 5 });
     src.value = 10;
     src.busy = 0.99;
     assert.equal(g.state(), 'overloaded');
+    clock.advance(50);
     src.busy = 0.9;
     assert.equal(g.state(), 'overloaded', 'between the thresholds the state holds');
+    assert.ok(Math.abs(g.rejectShare - 0.1) < 1e-9, 'and so does the share');
+    clock.advance(50);
     src.busy = 0.5;
     src.value = 60;
     assert.equal(g.state(), 'overloaded', 'lag still above exitLagMs');
+    clock.advance(50);
     src.value = 10;
-    assert.equal(g.state(), 'ok');
+    assert.equal(g.state(), 'overloaded', 'share 0.1 - 0.05');
+    clock.advance(50);
+    assert.equal(g.state(), 'ok', 'share 0.05 - 0.05 = 0');
   });
 
-  it('MUST enter overload above enterLagMs and leave it only below exitLagMs (hysteresis)', () => {
-    const lag = new FixedLag();
+  it('MUST refuse a growing share of new requests while overloaded (never all), spread evenly, and recover step by step', () => {
+    const src = new FixedLag();
+    const clock = new FakeClock();
     const changes: boolean[] = [];
-    const g = new OverloadGuard({ source: lag, enterLagMs: 100, exitLagMs: 40, retryAfterSec: 5, onChange: (o) => changes.push(o) });
+    const g = new OverloadGuard({ source: src, clock, adjustMs: 50, enterLagMs: 100, exitLagMs: 40, retryAfterSec: 5, onChange: (o) => changes.push(o) });
+    const req = inboundRegister();
+    const refusedOf = (n: number): number => Array.from({ length: n }, () => g.shouldReject(req)).filter(Boolean).length;
+    assert.equal(refusedOf(100), 0, 'no lag: nothing refused');
+    src.value = 500;
+    clock.advance(50);
+    assert.equal(refusedOf(100), 10, 'first step: 10 %');
+    for (let i = 0; i < 20; i++) {
+      clock.advance(50);
+      g.state();
+    }
+    assert.ok(Math.abs(g.rejectShare - 0.95) < 1e-9, `capped at 95 %: ${g.rejectShare}`);
+    assert.equal(refusedOf(100), 95);
+    src.value = 60;
+    clock.advance(50);
+    g.state();
+    assert.ok(Math.abs(g.rejectShare - 0.95) < 1e-9, 'between the thresholds the share holds');
+    src.value = 0;
+    for (let i = 0; i < 19; i++) {
+      clock.advance(50);
+      g.state();
+    }
     assert.equal(g.state(), 'ok');
-    lag.value = 150;
-    assert.equal(g.state(), 'overloaded');
-    lag.value = 60;
-    assert.equal(g.state(), 'overloaded', 'between the thresholds the state holds');
-    lag.value = 30;
-    assert.equal(g.state(), 'ok');
-    lag.value = 60;
-    assert.equal(g.state(), 'ok');
+    assert.equal(refusedOf(100), 0);
     assert.deepEqual(changes, [true, false]);
     g.close();
-    assert.ok(lag.closed);
+    assert.ok(src.closed);
+  });
+
+  it('MUST never refuse requests that finish or continue work (credentials, in-dialog, ACK, BYE, OPTIONS)', () => {
+    const src = new FixedLag();
+    const clock = new FakeClock();
+    const g = new OverloadGuard({ source: src, clock, adjustMs: 0, enterLagMs: 100, exitLagMs: 40, retryAfterSec: 5 });
+    src.value = 500;
+    for (let i = 0; i < 20; i++) g.state();
+    const reg = inboundRegister();
+    const withAuth = { ...reg, authorization: [{ scheme: 'Digest', params: new Map<string, string>() }] } as SipRequest;
+    const inDialog = { ...reg, method: 'INVITE', to: { ...reg.to, params: new Map([['tag', 'x']]) } } as SipRequest;
+    for (const r of [withAuth, inDialog, { ...reg, method: 'ACK' }, { ...reg, method: 'BYE' }, { ...reg, method: 'OPTIONS' }, { ...reg, method: 'CANCEL' }] as SipRequest[]) {
+      for (let i = 0; i < 50; i++) assert.equal(g.shouldReject(r), false, r.method);
+    }
+    assert.ok(Array.from({ length: 50 }, () => g.shouldReject(reg)).some(Boolean), 'a new REGISTER is refused');
   });
 });
 
@@ -115,8 +162,10 @@ describe('PbxNode under overload', () => {
   let t: NodeUnderTest;
   let client: RawUdpClient;
   const lag = new FixedLag();
+  const register = (l: Endpoint): string => rawRequest('REGISTER', `sip:${DOMAIN}`, l, [`Contact: <sip:2001@${l.address}:${l.port}>`]);
   before(async () => {
-    t = await startTestNode({ lagSource: lag });
+    // Adjust the reject share at every request (sampleMs 1): 95 % after ten.
+    t = await startTestNode({ lagSource: lag, overloadYaml: 'overload: { sampleMs: 1 }' });
     client = await RawUdpClient.open();
   });
   after(async () => {
@@ -124,37 +173,53 @@ describe('PbxNode under overload', () => {
     await t.close();
   });
 
-  it('MUST answer a new REGISTER with 503 carrying Retry-After while overloaded (never without it: linphone)', async () => {
+  it('MUST answer new REGISTERs with 503 carrying Retry-After while overloaded (never without it: linphone)', async () => {
     lag.value = 1000;
-    const res = await client.request(t.udp, (l) => rawRequest('REGISTER', `sip:${DOMAIN}`, l, [`Contact: <sip:2001@${l.address}:${l.port}>`]));
-    assert.equal(res.status, 503);
-    assert.deepEqual(headerValues(res, 'Retry-After'), ['5']);
-    assert.ok(res.to.params.get('tag'), 'final response carries a To tag');
-    assert.equal(metricValue(await t.metrics(), 'sip_overload_rejected_total'), 1);
+    const statuses: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const res = await client.request(t.udp, register);
+      statuses.push(res.status);
+      if (res.status === 503) {
+        assert.deepEqual(headerValues(res, 'Retry-After'), ['5']);
+        assert.ok(res.to.params.get('tag'), 'final response carries a To tag');
+      } else {
+        assert.equal(res.status, 401, 'the admitted ones are processed');
+      }
+    }
+    const refused = statuses.filter((s) => s === 503).length;
+    assert.ok(refused >= 15 && refused < 30, `refused ${refused} of 30: ${statuses.join(',')}`);
+    assert.equal(metricValue(await t.metrics(), 'sip_overload_rejected_total'), refused);
+    assert.equal(metricValue(await t.metrics(), 'overloaded'), 1);
   });
 
-  it('MUST answer a new INVITE with 503 + Retry-After while overloaded', async () => {
+  it('MUST answer new INVITEs with 503 + Retry-After while overloaded', async () => {
     lag.value = 1000;
-    const res = await client.request(t.udp, (l) => rawRequest('INVITE', `sip:2002@${DOMAIN}`, l, [`Contact: <sip:probe@${l.address}:${l.port}>`]));
-    assert.equal(res.status, 503);
-    assert.deepEqual(headerValues(res, 'Retry-After'), ['5']);
+    let res;
+    for (let i = 0; i < 10 && res?.status !== 503; i++) {
+      res = await client.request(t.udp, (l) => rawRequest('INVITE', `sip:2002@${DOMAIN}`, l, [`Contact: <sip:probe@${l.address}:${l.port}>`]));
+    }
+    assert.equal(res?.status, 503);
+    assert.deepEqual(res && headerValues(res, 'Retry-After'), ['5']);
   });
 
   it('MUST still process a REGISTER answering a challenge, in-dialog requests and OPTIONS while overloaded', async () => {
     lag.value = 1000;
     const auth = `Authorization: Digest username="2001", realm="${DOMAIN}", nonce="bogus", uri="sip:${DOMAIN}", response="00000000000000000000000000000000"`;
-    const reg = await client.request(t.udp, (l) => rawRequest('REGISTER', `sip:${DOMAIN}`, l, [`Contact: <sip:2001@${l.address}:${l.port}>`, auth]));
-    assert.equal(reg.status, 401, 'the credentials were checked (stale/bad nonce → fresh challenge), not refused');
-    const bye = await client.request(t.udp, (l) => rawRequest('BYE', `sip:2001@${DOMAIN}`, l, [], { toTag: 'nosuchdialog' }));
-    assert.equal(bye.status, 481);
-    const opt = await client.request(t.udp, (l) => rawRequest('OPTIONS', `sip:${DOMAIN}`, l));
-    assert.equal(opt.status, 200);
+    for (let i = 0; i < 5; i++) {
+      const reg = await client.request(t.udp, (l) => rawRequest('REGISTER', `sip:${DOMAIN}`, l, [`Contact: <sip:2001@${l.address}:${l.port}>`, auth]));
+      assert.equal(reg.status, 401, 'the credentials were checked (bad nonce → fresh challenge), not refused');
+      const bye = await client.request(t.udp, (l) => rawRequest('BYE', `sip:2001@${DOMAIN}`, l, [], { toTag: 'nosuchdialog' }));
+      assert.equal(bye.status, 481);
+      const opt = await client.request(t.udp, (l) => rawRequest('OPTIONS', `sip:${DOMAIN}`, l));
+      assert.equal(opt.status, 200);
+    }
   });
 
-  it('MUST accept new REGISTERs again once the lag has fallen below exitLagMs', async () => {
+  it('MUST accept every new REGISTER again once the lag has stayed below exitLagMs', async () => {
     lag.value = 0;
-    const res = await client.request(t.udp, (l) => rawRequest('REGISTER', `sip:${DOMAIN}`, l, [`Contact: <sip:2001@${l.address}:${l.port}>`]));
-    assert.equal(res.status, 401);
-    assert.ok(headerValues(res, 'WWW-Authenticate').length > 0 || res.wwwAuthenticate.length > 0);
+    const statuses: number[] = [];
+    for (let i = 0; i < 40; i++) statuses.push((await client.request(t.udp, register)).status);
+    assert.deepEqual(statuses.slice(-10), new Array<number>(10).fill(401), statuses.join(','));
+    assert.equal(metricValue(await t.metrics(), 'overloaded'), 0);
   });
 });
