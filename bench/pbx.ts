@@ -43,6 +43,8 @@ export interface RegisterRunFigures {
   perSecond: number;
   elapsedSec: number;
   retransmissions: number;
+  /** New REGISTERs the node refused with 503 + Retry-After (overload protection; SIPp counts them as failed and does not retry). */
+  refused503?: number;
 }
 
 export interface PbxBenchFigures {
@@ -140,6 +142,15 @@ export async function registerRun(name: string, dir: string, target: string, lis
   return { name, users: list.length, targetRate: rate, succeeded, failed, perSecond: succeeded / elapsedSec, elapsedSec, retransmissions: runs.reduce((s, r) => s + stat(r, 'Retransmissions(C)'), 0) };
 }
 
+/** A node register run with the node's 503 count (sip_overload_rejected_total; absent on nodes without overload protection). */
+async function withRefused(run: () => Promise<RegisterRunFigures>): Promise<RegisterRunFigures> {
+  const before = (await metrics()).sip_overload_rejected_total;
+  const r = await run();
+  const after = (await metrics()).sip_overload_rejected_total;
+  if (before !== undefined && after !== undefined) r.refused503 = after - before;
+  return r;
+}
+
 /** Registers the callee from the UAS's own socket (the node sends INVITEs to that flow), then starts the UAS. */
 async function startCalleeUas(dir: string, target: string, messageFile?: string): Promise<ChildProcess> {
   const csv = join(dir, `callee-${target}.csv`);
@@ -215,7 +226,7 @@ export async function benchPbx(opts: PbxBenchOptions = {}): Promise<PbxBenchFigu
     // First 10,000 bindings at the lowest rate (the RSS figure), then the calls on a
     // node not yet overloaded, then the REGISTER rate sweep (which overloads it).
     const regName = (i: number): string => `spacephone node, ${i === 0 ? 'new bindings' : 'refresh'}`;
-    out.register.push(await registerRun(regName(0), dir, `${NODE_IP}:5060`, all, registerRates[0] ?? 500, 5100));
+    out.register.push(await withRefused(() => registerRun(regName(0), dir, `${NODE_IP}:5060`, all, registerRates[0] ?? 500, 5100)));
     out.rss.after10kMiB = rssMiB(node.pid);
     out.rss.bindings = (await metrics()).registrations ?? 0;
     await sleep(35_000);
@@ -240,7 +251,7 @@ export async function benchPbx(opts: PbxBenchOptions = {}): Promise<PbxBenchFigu
     out.media.anchored = invites.filter((m) => new RegExp(`^c=IN IP4 ${NODE_IP.replace(/\./g, '\\.')}\\s*$`, 'm').test(m)).length;
     for (const [i, rate] of registerRates.entries()) {
       if (i === 0) continue;
-      out.register.push(await registerRun(regName(i), dir, `${NODE_IP}:5060`, all, rate, 5100 + 10 * i));
+      out.register.push(await withRefused(() => registerRun(regName(i), dir, `${NODE_IP}:5060`, all, rate, 5100 + 10 * i)));
       await sleep(1000);
     }
     // Past 64·T1 (no-ACK and BYE timeouts): whatever is still up has leaked.
@@ -288,15 +299,15 @@ export async function benchPbx(opts: PbxBenchOptions = {}): Promise<PbxBenchFigu
 
 /** Markdown section for bench/reports/latest.md. */
 export function pbxReport(p: PbxBenchFigures): string[] {
-  const reg = (rows: RegisterRunFigures[]): string[] => rows.map((r) => `| ${r.name} | ${r.users} | ${r.targetRate} | ${r.succeeded} | ${r.failed} | ${r.perSecond.toFixed(0)} | ${r.elapsedSec.toFixed(1)} | ${r.retransmissions} |`);
+  const reg = (rows: RegisterRunFigures[]): string[] => rows.map((r) => `| ${r.name} | ${r.users} | ${r.targetRate} | ${r.succeeded} | ${r.failed} | ${r.perSecond.toFixed(0)} | ${r.elapsedSec.toFixed(1)} | ${r.retransmissions} | ${r.refused503 ?? '-'} |`);
   const call = (rows: CallRunFigures[]): string[] => rows.map((r) => `| ${r.name} | ${r.calls} | ${r.targetRate} | ${r.succeeded} | ${r.failed} | ${r.callsPerSecond.toFixed(0)} | ${r.elapsedSec.toFixed(1)} |`);
   const lines = [
     `## PBX node (${p.tree}) against SIPp (REGISTER with digest, B2BUA calls)${p.kamailioRegister.length > 0 ? ' vs Kamailio' : ''}`,
     '',
     `Node as its own process (log level warn), ${SIPP_PROCESSES} SIPp clients in parallel; targets: ≥ 5,000 registrations/s and ≥ 300 calls/s with 0 failures. Start to "ready" with 10,000 extensions: ${(p.startupMs / 1000).toFixed(1)} s.`,
     '',
-    '| run | users | target/s | succeeded | failed | registrations/s | elapsed s | SIPp retransmissions |',
-    '|---|---|---|---|---|---|---|---|',
+    '| run | users | target/s | succeeded | failed | registrations/s | elapsed s | SIPp retransmissions | of the failed: 503 (overload) |',
+    '|---|---|---|---|---|---|---|---|---|',
     ...reg(p.register),
     ...reg(p.kamailioRegister),
     '',

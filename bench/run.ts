@@ -50,7 +50,7 @@ if (want('pbx')) {
   for (const p of runs) {
     report.push(...pbxReport(p), '');
     console.log(`node (${p.tree}): ready in ${(p.startupMs / 1000).toFixed(1)} s`);
-    for (const r of [...p.register, ...p.kamailioRegister]) console.log(`${r.name}: ${r.succeeded}/${r.users} registered, ${r.perSecond.toFixed(0)}/s, ${r.retransmissions} retransmissions`);
+    for (const r of [...p.register, ...p.kamailioRegister]) console.log(`${r.name}: ${r.succeeded}/${r.users} registered, ${r.perSecond.toFixed(0)}/s, ${r.retransmissions} retransmissions, ${r.refused503 ?? '-'} refused with 503`);
     for (const r of [...p.calls, ...p.kamailioCalls]) console.log(`${r.name}: ${r.succeeded}/${r.calls} ok, ${r.callsPerSecond.toFixed(0)} calls/s`);
   }
 }
