@@ -53,6 +53,8 @@ export interface NodeOptions {
   overrides?: Partial<Pick<NodeConfig, 'sip' | 'admin' | 'rtp' | 'database'>>;
   /** Tests: the event-loop lag the overload guard reads (default: a sampler on the clock). */
   lagSource?: LagSource;
+  /** Tests: the clock the overload guard adjusts its reject share on (default: `clock`). */
+  overloadClock?: Clock;
 }
 
 /** The status code of a serialized response ("SIP/2.0 200 ..."), else undefined. */
@@ -93,7 +95,8 @@ export class PbxNode {
     this.startedAt = this.clock.now();
 
     mkdirSync(dirname(this.node.database), { recursive: true });
-    this.stores = openSqliteStores(this.node.database);
+    // The node is the only writer of its database: binding reads come from memory.
+    this.stores = openSqliteStores(this.node.database, { cacheReads: true });
 
     const tls = this.node.tls ? { cert: readFileSync(this.node.tls.certFile), key: readFileSync(this.node.tls.keyFile) } : undefined;
     this.transport = new SipTransport({ listen: this.node.sip, tls, clock: this.clock });
@@ -176,7 +179,7 @@ export class PbxNode {
       const rejected = new Counter({ name: 'sip_overload_rejected_total', help: 'New REGISTER/INVITE refused with 503 while overloaded', registers: [this.metrics] });
       const guard = new OverloadGuard({
         source: opts.lagSource ?? new LoopLagSampler(this.clock, ov.sampleMs),
-        clock: this.clock,
+        clock: opts.overloadClock ?? this.clock,
         adjustMs: ov.sampleMs,
         enterLagMs: ov.enterLagMs,
         exitLagMs: ov.exitLagMs,

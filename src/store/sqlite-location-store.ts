@@ -2,6 +2,13 @@
  * LocationStore on SQLite (RFC 3261 §10.3 location service). One row per
  * (AOR, Contact); Path and flow are JSON columns. Statements are prepared once
  * per store. Times are ms since epoch, supplied by the caller (injected clock).
+ *
+ * With `cacheReads` (the node's store: the node is the only writer of its file),
+ * reads of one AOR (every REGISTER, every call) are served from a write-through
+ * cache of decoded bindings. Without it every read goes to the database, so
+ * several connections to one file see each other's writes. Callers
+ * must not modify the Binding objects they get back (nothing does; they are
+ * shared with the cache). A failed transaction drops the cache.
  */
 import type { Binding, FlowInfo, LocationStore } from './location-store.ts';
 import type { TransportName } from '../sip/message/types.ts';
@@ -35,13 +42,17 @@ export class SqliteLocationStore implements LocationStore {
   private readonly ownsDatabase: boolean;
   private closed = false;
   private readonly stmt;
+  /** AOR → its bindings (expired ones included until purged), in store order. */
+  private readonly cache = new Map<string, Binding[]>();
+  private readonly cacheReads: boolean;
 
   /** Uses an open database (see openDatabase); `ownsDatabase` makes close() close it too. */
-  constructor(db: SqliteDatabase, options: { ownsDatabase?: boolean } = {}) {
+  constructor(db: SqliteDatabase, options: { ownsDatabase?: boolean; cacheReads?: boolean } = {}) {
     this.db = db;
+    this.cacheReads = options.cacheReads ?? false;
     this.ownsDatabase = options.ownsDatabase ?? false;
     this.stmt = {
-      byAor: db.prepare<[string, number], BindingRow>(`SELECT ${COLUMNS} FROM bindings WHERE aor = ? AND expires_at > ? ${ORDER}`),
+      byAor: db.prepare<[string], BindingRow>(`SELECT ${COLUMNS} FROM bindings WHERE aor = ? ${ORDER}`),
       all: db.prepare<[number], BindingRow>(`SELECT ${COLUMNS} FROM bindings WHERE expires_at > ? ORDER BY aor, q DESC, updated_at DESC, contact`),
       save: db.prepare<Record<string, string | number | null>>(
         `INSERT OR REPLACE INTO bindings (${COLUMNS}) VALUES
@@ -54,17 +65,34 @@ export class SqliteLocationStore implements LocationStore {
   }
 
   /** Opens (and migrates) a file and returns a store that owns the connection. */
-  static open(file: string, options?: OpenOptions): SqliteLocationStore {
-    return new SqliteLocationStore(openDatabase(file, options), { ownsDatabase: true });
+  static open(file: string, options?: OpenOptions & { cacheReads?: boolean }): SqliteLocationStore {
+    return new SqliteLocationStore(openDatabase(file, options), { ownsDatabase: true, cacheReads: options?.cacheReads });
   }
 
   bindings(aor: string, now: number): Binding[] {
     this.check();
-    return this.stmt.byAor.all(aor, now).map(decode);
+    let list = this.cache.get(aor);
+    if (list === undefined) {
+      list = this.stmt.byAor.all(aor).map(decode);
+      if (this.cacheReads) {
+        if (this.cache.size >= CACHE_MAX_AORS) this.cache.clear();
+        this.cache.set(aor, list);
+      }
+    }
+    return list.filter((b) => b.expiresAt > now);
   }
 
   save(b: Binding): void {
     this.check();
+    this.saveRow(b);
+    const list = this.cache.get(b.aor);
+    if (list === undefined) return;
+    const next = list.filter((x) => x.contact !== b.contact);
+    next.push({ ...b, flow: { ...b.flow }, path: [...b.path] });
+    this.cache.set(b.aor, next.sort(storeOrder));
+  }
+
+  private saveRow(b: Binding): void {
     this.stmt.save.run({
       aor: b.aor,
       contact: b.contact,
@@ -87,11 +115,14 @@ export class SqliteLocationStore implements LocationStore {
   remove(aor: string, contact: string): void {
     this.check();
     this.stmt.remove.run(aor, contact);
+    const list = this.cache.get(aor);
+    if (list !== undefined) this.cache.set(aor, list.filter((x) => x.contact !== contact));
   }
 
   removeAll(aor: string): void {
     this.check();
     this.stmt.removeAll.run(aor);
+    if (this.cacheReads) this.cache.set(aor, []);
   }
 
   all(now: number): Binding[] {
@@ -101,6 +132,7 @@ export class SqliteLocationStore implements LocationStore {
 
   purgeExpired(now: number): number {
     this.check();
+    this.cache.clear();
     return this.stmt.purge.run(now).changes;
   }
 
@@ -113,7 +145,13 @@ export class SqliteLocationStore implements LocationStore {
   /** One better-sqlite3 transaction wrapper, built once (not one per REGISTER). */
   private readonly runInTransaction = (fn: () => unknown): unknown => {
     this.txWrapper ??= this.db.transaction((f: () => unknown) => f());
-    return this.txWrapper(fn);
+    try {
+      return this.txWrapper(fn);
+    } catch (err) {
+      // Rolled back: the cache may hold writes that never happened.
+      this.cache.clear();
+      throw err;
+    }
   };
 
   private txWrapper: ((f: () => unknown) => unknown) | undefined;
@@ -128,6 +166,14 @@ export class SqliteLocationStore implements LocationStore {
   private check(): void {
     if (this.closed) throw new StoreClosedError('location store is closed');
   }
+}
+
+/** Bound on cached AORs (a store of this node holds its own extensions; this only guards memory). */
+const CACHE_MAX_AORS = 200_000;
+
+/** ORDER above, in memory: q DESC, updated_at DESC, contact (binary collation). */
+function storeOrder(a: Binding, b: Binding): number {
+  return b.q - a.q || b.updatedAt - a.updatedAt || (a.contact < b.contact ? -1 : a.contact > b.contact ? 1 : 0);
 }
 
 const TRANSPORTS: readonly string[] = ['udp', 'tcp', 'tls'] satisfies TransportName[];

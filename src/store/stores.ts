@@ -13,9 +13,10 @@ export interface SqliteStores {
   close(): void;
 }
 
-export function openSqliteStores(file: string, options?: OpenOptions): SqliteStores {
+/** `cacheReads`: this process is the only writer of the file (see SqliteLocationStore). */
+export function openSqliteStores(file: string, options?: OpenOptions & { cacheReads?: boolean }): SqliteStores {
   const db = openDatabase(file, options);
-  const location = new SqliteLocationStore(db);
+  const location = new SqliteLocationStore(db, { cacheReads: options?.cacheReads });
   const cdr = new SqliteCdrStore(db);
   let closed = false;
   return {

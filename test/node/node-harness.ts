@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { parseConfig } from '../../src/node/config.ts';
 import { PbxNode } from '../../src/node/node.ts';
 import type { LagSource } from '../../src/node/overload.ts';
+import type { Clock } from '../../src/sip/clock.ts';
 import { parseMessage } from '../../src/sip/message/parser.ts';
 import type { Endpoint, SipResponse } from '../../src/sip/message/types.ts';
 import { PortPool } from '../../src/media/port-pool.ts';
@@ -31,6 +32,8 @@ export interface NodeTestOptions {
   logger?: Logger;
   /** Event-loop lag the overload guard reads (default: the real sampler). */
   lagSource?: LagSource;
+  /** Clock of the overload guard's adjustments (default: the node's). */
+  overloadClock?: Clock;
   /** An `overload:` line for the YAML (default: the built-in defaults). */
   overloadYaml?: string;
 }
@@ -80,6 +83,7 @@ export async function startTestNode(o: NodeTestOptions = {}): Promise<NodeUnderT
     nodeName: 'n1',
     logger: o.logger ?? silentLogger(),
     ...(o.lagSource ? { lagSource: o.lagSource } : {}),
+    ...(o.overloadClock ? { overloadClock: o.overloadClock } : {}),
     overrides: {
       sip: [
         { transport: 'udp', address: NODE_ADDRESS, port: 0 },

@@ -162,10 +162,13 @@ describe('PbxNode under overload', () => {
   let t: NodeUnderTest;
   let client: RawUdpClient;
   const lag = new FixedLag();
-  const register = (l: Endpoint): string => rawRequest('REGISTER', `sip:${DOMAIN}`, l, [`Contact: <sip:2001@${l.address}:${l.port}>`]);
+  const guardClock = new FakeClock();
+  const register = (l: Endpoint): string => {
+    guardClock.advance(1); // one reject-share adjustment per request (sampleMs 1): 95 % after ten
+    return rawRequest('REGISTER', `sip:${DOMAIN}`, l, [`Contact: <sip:2001@${l.address}:${l.port}>`]);
+  };
   before(async () => {
-    // Adjust the reject share at every request (sampleMs 1): 95 % after ten.
-    t = await startTestNode({ lagSource: lag, overloadYaml: 'overload: { sampleMs: 1 }' });
+    t = await startTestNode({ lagSource: lag, overloadClock: guardClock, overloadYaml: 'overload: { sampleMs: 1 }' });
     client = await RawUdpClient.open();
   });
   after(async () => {
@@ -187,7 +190,10 @@ describe('PbxNode under overload', () => {
       }
     }
     const refused = statuses.filter((s) => s === 503).length;
-    assert.ok(refused >= 15 && refused < 30, `refused ${refused} of 30: ${statuses.join(',')}`);
+    // Shares 0.1, 0.2, … 0.95 (one step per request): the credit first reaches 1 at
+    // the 4th request, then ever more often: 4th, 6th, 8th–10th, then 19 of the last 20.
+    assert.equal(refused, 24, statuses.join(','));
+    assert.equal(statuses[0], 401, 'never all at once');
     assert.equal(metricValue(await t.metrics(), 'sip_overload_rejected_total'), refused);
     assert.equal(metricValue(await t.metrics(), 'overloaded'), 1);
   });
@@ -196,6 +202,7 @@ describe('PbxNode under overload', () => {
     lag.value = 1000;
     let res;
     for (let i = 0; i < 10 && res?.status !== 503; i++) {
+      guardClock.advance(1);
       res = await client.request(t.udp, (l) => rawRequest('INVITE', `sip:2002@${DOMAIN}`, l, [`Contact: <sip:probe@${l.address}:${l.port}>`]));
     }
     assert.equal(res?.status, 503);
