@@ -5,7 +5,9 @@
  * Initial INVITE processing, in order (nothing is allocated before step 6):
  *   1 Max-Forwards 0                             → 483 (§16.3 step 3 idea)
  *   2 a Via with our own branch prefix (loop)    → 482 (§16.3 step 4 idea);
- *     no From tag or no Contact                  → 400
+ *     no From tag or no Contact                  → 400;
+ *     Call-ID, From tag and CSeq of a live call  → 482 (§8.2.2.2 merged request; also
+ *     a retransmission outliving Timer L: it must not start a second call)
  *   3 Proxy-Authorization for an extension       → 407 / 400 (§22.3)
  *   4 SDP offer present and usable               → 488 / 400 (late offer unsupported)
  *   5 Request-URI user is our extension          → 404; no reachable binding → 480
@@ -90,6 +92,8 @@ export class CallManager {
   private readonly byInviteTx = new Map<string, Call>();
   private readonly byDialog = new Map<string, LegRef>();
   private readonly byCallId = new Map<string, Call>();
+  /** Caller's Call-ID + From tag + CSeq of each live call's INVITE (§8.2.2.2). */
+  private readonly byCallerInvite = new Map<string, Call>();
   private readonly dialogsOf = new Map<Call, string[]>();
   private total = 0;
   private closed = false;
@@ -206,6 +210,11 @@ export class CallManager {
       this.respond(tx, req, 400, 'Missing From Tag or Contact');
       return;
     }
+    const callerKey = `${req.callId}\u0000${req.from.params.get('tag') ?? ''}\u0000${req.cseq.seq}`;
+    if (this.byCallerInvite.has(callerKey)) {
+      this.respond(tx, req, 482, 'Loop Detected');
+      return;
+    }
     // 3. Authentication (§22.3: proxy-style 407).
     const auth = this.deps.authenticate(req);
     if (!auth.ok) {
@@ -257,6 +266,8 @@ export class CallManager {
     this.live.add(call);
     this.dialogsOf.set(call, []);
     this.byInviteTx.set(tx.id, call);
+    this.byCallerInvite.set(callerKey, call);
+    this.dialogsOf.get(call)?.push(`inv:${callerKey}`);
     call.log.info({ caller: caller.number, callee: callee.number, contacts: bindings.length }, 'new call');
     const from: NameAddr = { uri: fromUri, params: new Map() };
     if (caller.displayName !== undefined) from.displayName = caller.displayName;
@@ -336,6 +347,8 @@ export class CallManager {
     for (const k of this.dialogsOf.get(call) ?? []) {
       if (k.startsWith('cid:')) {
         if (this.byCallId.get(k.slice(4)) === call) this.byCallId.delete(k.slice(4));
+      } else if (k.startsWith('inv:')) {
+        if (this.byCallerInvite.get(k.slice(4)) === call) this.byCallerInvite.delete(k.slice(4));
       } else if (this.byDialog.get(k)?.call === call) this.byDialog.delete(k);
     }
     this.dialogsOf.delete(call);

@@ -59,6 +59,23 @@ class RawUa {
   }
 }
 
+/** Request head lines of the raw caller 2001 → 2002 (real bytes, LF here, CRLF on the wire). */
+function rawHead(raw: RawUa, callId: string, method: string, cseq: number, branch: string, toTag = ''): string {
+  return [
+    `${method} sip:2002@${DOMAIN} SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${raw.port};branch=${branch};rport`,
+    `From: <sip:2001@${DOMAIN}>;tag=caller1`,
+    `To: <sip:2002@${DOMAIN}>${toTag ? `;tag=${toTag}` : ''}`,
+    `Call-ID: ${callId}`,
+    `CSeq: ${cseq} ${method}`,
+    `Contact: <sip:2001@127.0.0.1:${raw.port}>`,
+    'Max-Forwards: 70',
+  ].join('\n');
+}
+
+const SDP = 'v=0\no=raw 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\nm=audio 4000 RTP/AVP 0\n';
+const withSdp = (head: string): string => `${head}\nContent-Type: application/sdp\nContent-Length: ${SDP.replace(/\n/g, '\r\n').length}\n\n${SDP}`;
+
 const isResponse = (status: number, method: string) => (m: SipMessage): m is SipResponse => m.kind === 'response' && m.status === status && m.cseq.method === method;
 const isRequest = (method: string) => (m: SipMessage): m is SipRequest => m.kind === 'request' && m.method === method;
 
@@ -74,19 +91,8 @@ describe('lost BYE: every answered call has a bounded life', () => {
       assert.equal(await b.register(), 200);
       const incoming = once<[SimCall]>(b, 'incoming', 3000);
       const n = node.endpoint;
-      const head = (method: string, cseq: number, branch: string, toTag = ''): string =>
-        [
-          `${method} sip:2002@${DOMAIN} SIP/2.0`,
-          `Via: SIP/2.0/UDP 127.0.0.1:${raw.port};branch=${branch};rport`,
-          `From: <sip:2001@${DOMAIN}>;tag=caller1`,
-          `To: <sip:2002@${DOMAIN}>${toTag ? `;tag=${toTag}` : ''}`,
-          'Call-ID: lost-bye-1@127.0.0.1',
-          `CSeq: ${cseq} ${method}`,
-          `Contact: <sip:2001@127.0.0.1:${raw.port}>`,
-          'Max-Forwards: 70',
-        ].join('\n');
-      const sdp = 'v=0\no=raw 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\nm=audio 4000 RTP/AVP 0\n';
-      raw.send(`${head('INVITE', 2, 'z9hG4bKraw-inv')}\nContent-Type: application/sdp\nContent-Length: ${sdp.replace(/\n/g, '\r\n').length}\n\n${sdp}`, n);
+      const head = (method: string, cseq: number, branch: string, toTag = ''): string => rawHead(raw, 'lost-bye-1@127.0.0.1', method, cseq, branch, toTag);
+      raw.send(withSdp(head('INVITE', 2, 'z9hG4bKraw-inv')), n);
       const [bCall] = await incoming;
       const ok = await raw.next(isResponse(200, 'INVITE'), '200 to the INVITE');
       const toTag = ok.to.params.get('tag') ?? '';
@@ -160,6 +166,30 @@ describe('lost BYE: every answered call has a bounded life', () => {
       assert.equal(node.calls.stats().active, 0);
       assert.equal(node.ports.inUse, 0, 'RTP ports released');
     } finally {
+      await node.close();
+    }
+  });
+
+  it('MUST answer 482 to a copy of a live call\'s INVITE (same Call-ID, From tag, CSeq; another branch) and not start a second call (§8.2.2.2)', async () => {
+    const node = await startNode({ authenticate: () => ({ ok: true, user: '2001' }) });
+    const raw = new RawUa('127.0.0.1');
+    await raw.start();
+    try {
+      const b = await node.phone('2002');
+      assert.equal(await b.register(), 200);
+      const callId = 'merged-1@127.0.0.1';
+      raw.send(withSdp(rawHead(raw, callId, 'INVITE', 2, 'z9hG4bKraw-first')), node.endpoint);
+      const ok = await raw.next(isResponse(200, 'INVITE'), '200 to the INVITE');
+      raw.send(`${rawHead(raw, callId, 'ACK', 2, 'z9hG4bKraw-ack', ok.to.params.get('tag') ?? '')}\nContent-Length: 0\n\n`, node.endpoint);
+      // The same INVITE again on another branch: a merged request, or a retransmission
+      // that outlived the server transaction's Timer L.
+      raw.send(withSdp(rawHead(raw, callId, 'INVITE', 2, 'z9hG4bKraw-second')), node.endpoint);
+      const merged = await raw.next((m): m is SipResponse => m.kind === 'response' && m.status >= 300 && m.via[0]?.params.get('branch') === 'z9hG4bKraw-second', 'final answer to the copy');
+      assert.equal(merged.status, 482);
+      assert.deepEqual(node.calls.stats(), { active: 1, total: 1 }, 'one call only');
+      assert.equal(b.calls.length, 1, 'the callee rang once');
+    } finally {
+      raw.close();
       await node.close();
     }
   });
