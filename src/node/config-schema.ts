@@ -109,9 +109,9 @@ const registrarSchema = z.strictObject({
 const overloadSchema = z.strictObject({
   enabled: z.boolean().default(true),
   /** Smoothed event-loop lag (ms) above which the node is overloaded. */
-  enterLagMs: positiveInt.default(100),
+  enterLagMs: positiveInt.default(250),
   /** Smoothed lag (ms) below which it accepts new work again (hysteresis). */
-  exitLagMs: positiveInt.default(40),
+  exitLagMs: positiveInt.default(100),
   /**
    * Smoothed event-loop utilization (0..1, busy share of time) above which the node
    * is overloaded; 1 = off (default: a node near 100 % still keeps up — at 0.97 it
