@@ -178,7 +178,11 @@ export class SimPhone extends EventEmitter<SimPhoneEvents> implements SimCallHos
   private placeCall(call: SimCall, target: string): void {
     const audio = call.audio;
     this.live.add(call);
-    call.once('ended', () => this.live.delete(call));
+    call.once('ended', () => {
+      this.live.delete(call);
+      // Forget the dialog too: a phone placing thousands of calls must not keep them all.
+      if (call.dialog) this.dialogs.delete(call.dialog.key);
+    });
     const invite = createRequest({
       method: 'INVITE',
       uri: parseUri(target),
