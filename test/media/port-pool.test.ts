@@ -93,16 +93,11 @@ describe('PortPool', () => {
     }
   });
 
-  it('MUST bind on IPv6 loopback when given ::1', async (t) => {
+  it('MUST bind on IPv6 loopback when given ::1', async () => {
+    // ::1 is part of the test environment (the SIP transport tests need it too): fail, never skip.
     const base = randomBase();
     const pool = new PortPool({ min: base, max: base + 20 });
-    let pair;
-    try {
-      pair = await pool.allocate('::1');
-    } catch (err) {
-      t.skip(`no IPv6 loopback: ${String(err)}`);
-      return;
-    }
+    const pair = await pool.allocate('::1');
     assert.equal(pair.rtp.address().family, 'IPv6');
     pair.close();
     assert.equal(pool.inUse, 0);
