@@ -4,6 +4,7 @@
  * 127.0.0.80, a temp SQLite file, RTP 31000–31099 (phones 31100–31199), T1 50 ms.
  * Phones (SimPhone) and raw clients use 127.0.0.81–84.
  */
+export { waitFor, once } from '../support/wait.ts';
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -206,29 +207,3 @@ export function headerValues(res: SipResponse, name: string): string[] {
   return res.headers.filter((h) => h.name.toLowerCase() === name.toLowerCase()).map((h) => h.value);
 }
 
-export function waitFor(cond: () => boolean | Promise<boolean>, ms = 3000, what = 'condition'): Promise<void> {
-  const until = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const tick = (): void => {
-      Promise.resolve(cond()).then(
-        (ok) => {
-          if (ok) resolve();
-          else if (Date.now() > until) reject(new Error(`timed out waiting for ${what}`));
-          else setTimeout(tick, 10);
-        },
-        reject,
-      );
-    };
-    tick();
-  });
-}
-
-export function once<T extends unknown[]>(em: { once(ev: string, fn: (...a: T) => void): unknown }, ev: string, ms = 3000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out waiting for ${ev}`)), ms);
-    em.once(ev, (...a: T) => {
-      clearTimeout(t);
-      resolve(a);
-    });
-  });
-}

@@ -92,17 +92,8 @@ export function relayPacketsIn(node: PbxNode): { a: number; b: number } {
 }
 
 /** Polls `cond` every 50 ms until true or `timeoutMs` passes. */
-export async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
+/** Deadline-bounded wait (test/support/wait.ts). */
+export { waitFor as until, sleep } from '../../support/wait.ts';
 
 export interface ToneCheck {
   dominant: number | undefined;

@@ -3,6 +3,7 @@
  * TransactionLayer + Registrar (digest) + CallManager on 127.0.0.1, and SimPhones
  * on other 127.0.0.x addresses. Small T1 so transaction timers run out quickly.
  */
+export { waitFor, once } from '../../support/wait.ts';
 import { randomInt } from 'node:crypto';
 import { SystemClock, type Clock } from '../../../src/sip/clock.ts';
 import { DigestServer } from '../../../src/sip/auth/digest-server.ts';
@@ -137,24 +138,3 @@ export async function startNode(over: Partial<CallManagerDeps> = {}, clock: Cloc
   };
 }
 
-export function waitFor(cond: () => boolean, ms = 3000, what = 'condition'): Promise<void> {
-  const until = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const tick = (): void => {
-      if (cond()) resolve();
-      else if (Date.now() > until) reject(new Error(`timed out waiting for ${what}`));
-      else setTimeout(tick, 5);
-    };
-    tick();
-  });
-}
-
-export function once<T extends unknown[]>(em: { once(ev: string, fn: (...a: T) => void): unknown }, ev: string, ms = 3000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out waiting for ${ev}`)), ms);
-    em.once(ev, (...a: T) => {
-      clearTimeout(t);
-      resolve(a);
-    });
-  });
-}
