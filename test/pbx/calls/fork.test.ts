@@ -4,24 +4,17 @@ import type { SimCall } from '../../../src/lab/sim-phone/index.ts';
 import { COMPLETED_ELSEWHERE } from '../../../src/pbx/calls/call.ts';
 import { serializeUri } from '../../../src/sip/message/serializer.ts';
 import type { SipRequest } from '../../../src/sip/message/types.ts';
-import { startNode, once, waitFor } from './harness.ts';
+import { startNode, once, waitFor, dial, registered } from './harness.ts';
 
 const FREQS = [440, 1000, 1400, 2000];
+const MANUAL = { incoming: 'manual' as const };
 
 describe('forking to every contact of the callee', () => {
   it('MUST ring all contacts, connect the first to answer and CANCEL the other with Reason (RFC 3326)', async () => {
     const node = await startNode();
     try {
-      const a = await node.phone('2001');
-      const b1 = await node.phone('2002', { incoming: 'manual' });
-      const b2 = await node.phone('2002', { incoming: 'manual' });
-      await a.register();
-      await b1.register();
-      await b2.register();
-      const in1 = once<[SimCall]>(b1, 'incoming');
-      const in2 = once<[SimCall]>(b2, 'incoming');
-      const call = await a.call('sip:2002@pbx.test');
-      const [c1, c2] = [(await in1)[0], (await in2)[0]];
+      const [a, b1, b2] = await registered(node, ['2001'], ['2002', MANUAL], ['2002', MANUAL]);
+      const { call, incoming: [c1, c2] } = await dial(a, 'sip:2002@pbx.test', [b1, b2]);
       // Each branch went to the phone's flow (its own address), not only one of them.
       assert.notEqual(b1.endpoint.address, b2.endpoint.address);
       const answered = once(call, 'answered');
@@ -46,16 +39,8 @@ describe('forking to every contact of the callee', () => {
   it('MUST ACK and BYE a second 2xx that lost the race', async () => {
     const node = await startNode();
     try {
-      const a = await node.phone('2001');
-      const b1 = await node.phone('2002', { incoming: 'manual' });
-      const b2 = await node.phone('2002', { incoming: 'manual' });
-      await a.register();
-      await b1.register();
-      await b2.register();
-      const in1 = once<[SimCall]>(b1, 'incoming');
-      const in2 = once<[SimCall]>(b2, 'incoming');
-      const call = await a.call('sip:2002@pbx.test');
-      const [c1, c2] = [(await in1)[0], (await in2)[0]];
+      const [a, b1, b2] = await registered(node, ['2001'], ['2002', MANUAL], ['2002', MANUAL]);
+      const { call, incoming: [c1, c2] } = await dial(a, 'sip:2002@pbx.test', [b1, b2]);
       c1.answer();
       c2.answer(); // both 200 OKs are on the wire before the node sees either
       await once(call, 'answered');
