@@ -125,7 +125,7 @@ export class InviteClientTransaction implements ClientTransaction {
       case 'calling':
         this.sendInvite();
         if (!this.env.reliable) this.timers.start('A', this.intervalA, () => this.transition('calling'));
-        this.timers.start('B', t.B, () => this.onTimerB());
+        this.timers.start('B', t.B, () => this.giveUp());
         break;
       case 'proceeding':
         break;
@@ -211,11 +211,11 @@ export class InviteClientTransaction implements ClientTransaction {
     // and destroy the transaction (Proceeding has no Timer B). The TU hears a 408.
     // NOTE: started outside transition() because it is not a state change; any
     // transition (a final response arriving) stops it with the other timers.
-    this.timers.start('cancelGuard', this.env.timers.B, () => this.onTimerB());
+    this.timers.start('cancelGuard', this.env.timers.B, () => this.giveUp());
   }
 
-  private onTimerB(): void {
-    // Timer B fired in Calling: tell the TU with a 408 (§17.1.1.2, §8.1.3.1).
+  /** Timer B in Calling, or the §9.1 CANCEL guard in Proceeding: the TU hears a 408 (§17.1.1.2, §8.1.3.1). */
+  private giveUp(): void {
     const res = syntheticResponse(this.request, 408);
     this.transition('terminated');
     this.deliver(res);
