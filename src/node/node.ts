@@ -24,13 +24,14 @@ import { KeepAliveScheduler } from '../pbx/registrar/keepalive.ts';
 import { CallManager } from '../pbx/calls/call-manager.ts';
 import { PortPool } from '../media/port-pool.ts';
 import { openSqliteStores, type SqliteStores } from '../store/stores.ts';
-import type { Binding } from '../store/location-store.ts';
+import type { Binding, FlowInfo } from '../store/location-store.ts';
 import { createAdminServer, type AdminServer } from '../admin/http.ts';
 import type { AdminSource, NodeStatus } from '../admin/types.ts';
 import { createLogger, type Logger } from '../util/log.ts';
 import { errorCode } from '../util/errors.ts';
 import { extensionsOf, nodeConfig, type Config, type NodeConfig } from './config.ts';
 import { LoopLagSampler, OverloadGuard, type LagSource } from './overload.ts';
+import { LabelCounts } from './label-counts.ts';
 
 export const VERSION = '0.1.0';
 
@@ -57,12 +58,21 @@ export interface NodeOptions {
   overloadClock?: Clock;
 }
 
-/** The status code of a serialized response ("SIP/2.0 200 ..."), else undefined. */
+const STATUS_LINE_START = Buffer.from('SIP/2.0 ', 'latin1');
+const DIGIT_0 = 0x30;
+
+/** The status code of a serialized response ("SIP/2.0 200 ..."), else undefined. Runs per datagram sent: no string copies until it is one. */
 function responseStatus(data: Buffer): string | undefined {
-  if (data.length < 12 || data.toString('latin1', 0, 8) !== 'SIP/2.0 ') return undefined;
-  const code = data.toString('latin1', 8, 11);
-  return /^[1-6]\d\d$/.test(code) ? code : undefined;
+  if (data.length < 12 || data.compare(STATUS_LINE_START, 0, 8, 0, 8) !== 0) return undefined;
+  const d1 = data[8] - DIGIT_0;
+  const d2 = data[9] - DIGIT_0;
+  const d3 = data[10] - DIGIT_0;
+  if (!(d1 >= 1 && d1 <= 6 && d2 >= 0 && d2 <= 9 && d3 >= 0 && d3 <= 9)) return undefined;
+  return STATUS_TEXT[d1 * 100 + d2 * 10 + d3];
 }
+
+/** "100" … "699", indexed by the number (no per-response number-to-string). */
+const STATUS_TEXT: string[] = Array.from({ length: 700 }, (_, i) => String(i));
 
 export class PbxNode {
   readonly name: string;
@@ -81,8 +91,8 @@ export class PbxNode {
   private admin: AdminServer | undefined;
   private readonly startedAt: number;
   private closing: Promise<void> | undefined;
-  private readonly requests: Counter<'method'>;
-  private readonly responses: Counter<'status'>;
+  private readonly requests = new LabelCounts<'method'>((method) => ({ method }));
+  private readonly responses = new LabelCounts<'status'>((status) => ({ status }));
   /** Undefined when `overload.enabled` is false. */
   readonly overload: OverloadGuard | undefined;
 
@@ -159,12 +169,25 @@ export class PbxNode {
       onCallEnded: (_call, result) => callsTotal.inc({ result }),
     });
 
-    this.requests = new Counter({ name: 'sip_requests_received_total', help: 'SIP requests received, by method', labelNames: ['method'], registers: [this.metrics] });
-    this.responses = new Counter({
+    const requests = this.requests;
+    const responses = this.responses;
+    new Counter({
+      name: 'sip_requests_received_total',
+      help: 'SIP requests received, by method',
+      labelNames: ['method'],
+      registers: [this.metrics],
+      collect() {
+        requests.collectInto(this);
+      },
+    });
+    new Counter({
       name: 'sip_responses_sent_total',
       help: 'SIP responses put on the wire by this node (every layer; retransmissions included), by status',
       labelNames: ['status'],
       registers: [this.metrics],
+      collect() {
+        responses.collectInto(this);
+      },
     });
     const stores = this.stores;
     const clock = this.clock;
@@ -244,7 +267,7 @@ export class PbxNode {
       // engine, the transaction layer's retransmissions, the transport's own 400s.
       if (ev.direction === 'out') {
         const status = responseStatus(ev.data);
-        if (status !== undefined) this.responses.inc({ status });
+        if (status !== undefined) this.responses.inc(status);
       }
       if (this.logger.isLevelEnabled('trace')) {
         this.logger.trace({ dir: ev.direction, remote: ev.remote, local: ev.local, sip: ev.data.toString('utf8') }, 'sip');
@@ -281,7 +304,7 @@ export class PbxNode {
 
   private onRequest(tx: ServerTransaction, inbound: InboundRequest): void {
     const req = inbound.msg;
-    this.requests.inc({ method: req.method });
+    this.requests.inc(req.method);
     const respond = (res: ReturnType<typeof createResponse>): void => {
       if (!res.to.params.has('tag') && res.status > 100) res.to.params.set('tag', newTag());
       tx.respond(res);
@@ -303,14 +326,16 @@ export class PbxNode {
       }
       switch (req.method) {
         case 'REGISTER':
-          return respond(this.registrar.handle(req, {
-            transport: inbound.source.transport,
-            address: inbound.source.address,
-            port: inbound.source.port,
-            localAddress: inbound.local.address,
-            localPort: inbound.local.port,
-            connectionId: inbound.connectionId,
-          }));
+          // The 200 leaves only once the binding is committed (group commit, see
+          // SqliteLocationStore): answered registrations survive kill -9.
+          return this.registrar.handleDurable(req, this.flowOf(inbound), (res) => {
+            try {
+              respond(res);
+            } catch (err) {
+              // Possibly called from a commit callback: nothing may escape it.
+              this.logger.error({ err, code: errorCode(err), method: req.method, callId: req.callId }, 'sending REGISTER response failed');
+            }
+          });
         case 'INVITE':
           return this.calls.onInvite(tx, inbound);
         case 'OPTIONS': {
@@ -334,6 +359,19 @@ export class PbxNode {
         respond(createResponse(req, 500, 'Server Internal Error'));
       }
     }
+  }
+
+  /** Where a request came from (RFC 5626 flow), for the registrar. */
+  private flowOf(inbound: InboundRequest): FlowInfo {
+    // One literal with every key (connectionId undefined on UDP): one object shape for all flows.
+    return {
+      transport: inbound.source.transport,
+      address: inbound.source.address,
+      port: inbound.source.port,
+      localAddress: inbound.local.address,
+      localPort: inbound.local.port,
+      connectionId: inbound.connectionId,
+    };
   }
 
   /** A URI that reaches this node over the given transport (Contact, Record-Route). */

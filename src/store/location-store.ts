@@ -64,5 +64,13 @@ export interface LocationStore {
    * registrar's manual undo.
    */
   transaction?<T>(fn: () => T): T;
+  /**
+   * Optional group commit: runs fn like transaction(), its writes visible to
+   * reads at once, but committed together with other staged writes (one commit
+   * per event-loop turn). The promise resolves once they are durable and rejects
+   * when that commit failed (then none of them is applied). A throw from fn
+   * applies none of fn's writes and is rethrown.
+   */
+  stage?(fn: () => void): Promise<void>;
   close(): void;
 }

@@ -9,6 +9,17 @@
  * several connections to one file see each other's writes. Callers
  * must not modify the Binding objects they get back (nothing does; they are
  * shared with the cache). A failed transaction drops the cache.
+ *
+ * Group commit (`stage`, cached stores only): the writes of a REGISTER change the
+ * cache at once, so the next REGISTER of the same AOR sees them, and are queued;
+ * one transaction per event-loop turn (setImmediate) commits everything queued —
+ * under load dozens of REGISTERs share one commit (one WAL write(2)) instead of
+ * paying one each. The promise `stage` returns settles when that commit did: the
+ * caller sends its 200 only then, so an answered registration survives kill -9
+ * exactly as with one transaction per REGISTER. A failed commit rejects the
+ * promise of every write in it and drops the cache (reads go back to the file,
+ * which holds none of them). Unstaged writes (keep-alive, admin) first commit
+ * what is queued, so rows are always written in the order the cache saw them.
  */
 import type { Binding, FlowInfo, LocationStore } from './location-store.ts';
 import type { TransportName } from '../sip/message/types.ts';
@@ -33,6 +44,24 @@ interface BindingRow {
   node: string;
 }
 
+/** A staged write, replayed in order by the batch commit. */
+type PendingWrite =
+  | { op: 'save'; row: RowValues }
+  | { op: 'remove'; aor: string; contact: string }
+  | { op: 'removeAll'; aor: string };
+
+/** Values of the save statement, positional in COLUMNS order (cheaper to bind than named ones). */
+type RowValues = [string, string, string | null, number | null, number, number, string, number, string, string, string | null, number, number, number, string];
+
+/** The open batch: settles when its commit did. */
+interface Batch {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+const COMMITTED: Promise<void> = Promise.resolve();
+
 const COLUMNS = 'aor, contact, instance_id, reg_id, q, expires_at, call_id, cseq, path, flow, user_agent, updated_at, failures, reachable, node';
 // Highest q first (RFC 3261 §16.6 target order); ties: most recently refreshed first, then contact for determinism.
 const ORDER = 'ORDER BY q DESC, updated_at DESC, contact';
@@ -54,10 +83,7 @@ export class SqliteLocationStore implements LocationStore {
     this.stmt = {
       byAor: db.prepare<[string], BindingRow>(`SELECT ${COLUMNS} FROM bindings WHERE aor = ? ${ORDER}`),
       all: db.prepare<[number], BindingRow>(`SELECT ${COLUMNS} FROM bindings WHERE expires_at > ? ORDER BY aor, q DESC, updated_at DESC, contact`),
-      save: db.prepare<Record<string, string | number | null>>(
-        `INSERT OR REPLACE INTO bindings (${COLUMNS}) VALUES
-         (@aor, @contact, @instance_id, @reg_id, @q, @expires_at, @call_id, @cseq, @path, @flow, @user_agent, @updated_at, @failures, @reachable, @node)`,
-      ),
+      save: db.prepare<RowValues>(`INSERT OR REPLACE INTO bindings (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       remove: db.prepare<[string, string]>('DELETE FROM bindings WHERE aor = ? AND contact = ?'),
       removeAll: db.prepare<[string]>('DELETE FROM bindings WHERE aor = ?'),
       purge: db.prepare<[number]>('DELETE FROM bindings WHERE expires_at <= ?'),
@@ -71,75 +97,168 @@ export class SqliteLocationStore implements LocationStore {
 
   bindings(aor: string, now: number): Binding[] {
     this.check();
-    let list = this.cache.get(aor);
-    if (list === undefined) {
-      list = this.stmt.byAor.all(aor).map(decode);
-      if (this.cacheReads) {
-        if (this.cache.size >= CACHE_MAX_AORS) this.cache.clear();
-        this.cache.set(aor, list);
-      }
-    }
+    const list = this.cache.get(aor) ?? this.load(aor);
     return list.filter((b) => b.expiresAt > now);
+  }
+
+  /** Reads an AOR from the file (and caches it when reads are cached). */
+  private load(aor: string): Binding[] {
+    const list = this.stmt.byAor.all(aor).map(decode);
+    if (this.cacheReads) {
+      // Not while staging: dropping commits the batch, and fn's writes are not all in it yet.
+      if (this.cache.size >= CACHE_MAX_AORS && !this.staging) this.dropCache();
+      this.cache.set(aor, list);
+    }
+    return list;
   }
 
   save(b: Binding): void {
     this.check();
-    this.saveRow(b);
-    const list = this.cache.get(b.aor);
-    if (list === undefined) return;
-    const next = list.filter((x) => x.contact !== b.contact);
-    next.push({ ...b, flow: { ...b.flow }, path: [...b.path] });
-    this.cache.set(b.aor, next.sort(storeOrder));
+    if (this.staging) {
+      this.pending.push({ op: 'save', row: rowOf(b) });
+      this.cacheSave(b, true);
+      return;
+    }
+    this.flush();
+    this.stmt.save.run(...rowOf(b));
+    this.cacheSave(b, false);
   }
 
-  private saveRow(b: Binding): void {
-    this.stmt.save.run({
-      aor: b.aor,
-      contact: b.contact,
-      instance_id: b.instanceId ?? null,
-      reg_id: b.regId ?? null,
-      q: b.q,
-      expires_at: b.expiresAt,
-      call_id: b.callId,
-      cseq: b.cseq,
-      path: JSON.stringify(b.path),
-      flow: JSON.stringify(b.flow),
-      user_agent: b.userAgent ?? null,
-      updated_at: b.updatedAt,
-      failures: b.failures,
-      reachable: b.reachable ? 1 : 0,
-      node: b.node,
-    });
+  /** Write-through: the cached list of b's AOR gets (a copy of) b; `load` when staging (the cache must show it). */
+  private cacheSave(b: Binding, load: boolean): void {
+    const list = this.cache.get(b.aor) ?? (load ? this.load(b.aor) : undefined);
+    if (list === undefined) return;
+    const next = list.filter((x) => x.contact !== b.contact);
+    // Spread-then-override only (no new keys): V8 keeps this copy a fast object.
+    next.push({ ...b, flow: { ...b.flow }, path: b.path.slice() });
+    this.cache.set(b.aor, next.sort(storeOrder));
   }
 
   remove(aor: string, contact: string): void {
     this.check();
-    this.stmt.remove.run(aor, contact);
+    if (this.staging) {
+      this.pending.push({ op: 'remove', aor, contact });
+    } else {
+      this.flush();
+      this.stmt.remove.run(aor, contact);
+    }
     const list = this.cache.get(aor);
     if (list !== undefined) this.cache.set(aor, list.filter((x) => x.contact !== contact));
   }
 
   removeAll(aor: string): void {
     this.check();
-    this.stmt.removeAll.run(aor);
+    if (this.staging) {
+      this.pending.push({ op: 'removeAll', aor });
+    } else {
+      this.flush();
+      this.stmt.removeAll.run(aor);
+    }
     if (this.cacheReads) this.cache.set(aor, []);
   }
 
   all(now: number): Binding[] {
     this.check();
+    this.flush();
     return this.stmt.all.all(now).map(decode);
   }
 
   purgeExpired(now: number): number {
     this.check();
-    this.cache.clear();
+    this.dropCache();
     return this.stmt.purge.run(now).changes;
   }
 
   /** Runs fn in one transaction (e.g. a REGISTER touching several contacts). Nested calls join the outer one. */
   transaction<T>(fn: () => T): T {
     this.check();
+    if (this.staging) return fn(); // inside stage(): the writes join the batch
+    this.flush();
     return this.runInTransaction(fn) as T;
+  }
+
+  /**
+   * Group commit (see the file comment): runs fn, whose writes are visible to
+   * reads at once and committed with everything else staged in this event-loop
+   * turn. The promise resolves when they are committed, rejects (StoreError) when
+   * that commit failed. If fn throws, its own writes are not committed, the cache
+   * is dropped and the error is rethrown. Without cached reads (other writers may
+   * share the file) this is transaction(fn), committed before it returns.
+   */
+  stage(fn: () => void): Promise<void> {
+    this.check();
+    if (!this.cacheReads) {
+      this.transaction(fn);
+      return COMMITTED;
+    }
+    if (this.staging) {
+      fn();
+      return this.openBatch().promise;
+    }
+    const mark = this.pending.length;
+    this.staging = true;
+    try {
+      fn();
+    } catch (err) {
+      // Undo fn's part: forget its writes; the cache may show some of them.
+      this.pending.length = mark;
+      this.dropCache();
+      throw err;
+    } finally {
+      this.staging = false;
+    }
+    // Even when fn wrote nothing, it may have read writes staged by others: it waits for them too.
+    if (this.pending.length === 0) return COMMITTED;
+    return this.openBatch().promise;
+  }
+
+  /** Commits what is staged now instead of at the end of the event-loop turn. */
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const writes = this.pending;
+    const batch = this.batch;
+    this.pending = [];
+    this.batch = undefined;
+    if (this.flushTimer !== undefined) clearImmediate(this.flushTimer);
+    this.flushTimer = undefined;
+    try {
+      this.runInTransaction(() => {
+        for (const w of writes) {
+          if (w.op === 'save') this.stmt.save.run(...w.row);
+          else if (w.op === 'remove') this.stmt.remove.run(w.aor, w.contact);
+          else this.stmt.removeAll.run(w.aor);
+        }
+      });
+    } catch (err) {
+      // runInTransaction dropped the cache: nothing of this batch is visible any more.
+      batch?.reject(new StoreError(`location store commit of ${writes.length} staged writes failed`, { cause: err }));
+      return;
+    }
+    batch?.resolve();
+  }
+
+  private openBatch(): Batch {
+    if (this.batch !== undefined) return this.batch;
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    // Every stage() caller handles the rejection; this keeps an unwatched batch from being an unhandled rejection.
+    promise.catch(() => undefined);
+    this.batch = { promise, resolve, reject };
+    this.flushTimer = setImmediate(() => {
+      this.flushTimer = undefined;
+      this.flush();
+    });
+    return this.batch;
+  }
+
+  /** Empties the cache; staged writes are committed first, or they would vanish from reads. */
+  private dropCache(): void {
+    this.flush();
+    this.cache.clear();
   }
 
   /** One better-sqlite3 transaction wrapper, built once (not one per REGISTER). */
@@ -155,10 +274,15 @@ export class SqliteLocationStore implements LocationStore {
   };
 
   private txWrapper: ((f: () => unknown) => unknown) | undefined;
+  private pending: PendingWrite[] = [];
+  private batch: Batch | undefined;
+  private flushTimer: NodeJS.Immediate | undefined;
+  private staging = false;
 
-  /** Idempotent. Closes the database only if this store opened it. */
+  /** Idempotent. Commits what is staged; closes the database only if this store opened it. */
   close(): void {
     if (this.closed) return;
+    this.flush();
     this.closed = true;
     if (this.ownsDatabase) this.db.close();
   }
@@ -166,6 +290,26 @@ export class SqliteLocationStore implements LocationStore {
   private check(): void {
     if (this.closed) throw new StoreClosedError('location store is closed');
   }
+}
+
+function rowOf(b: Binding): RowValues {
+  return [
+    b.aor,
+    b.contact,
+    b.instanceId ?? null,
+    b.regId ?? null,
+    b.q,
+    b.expiresAt,
+    b.callId,
+    b.cseq,
+    b.path.length === 0 ? '[]' : JSON.stringify(b.path),
+    JSON.stringify(b.flow),
+    b.userAgent ?? null,
+    b.updatedAt,
+    b.failures,
+    b.reachable ? 1 : 0,
+    b.node,
+  ];
 }
 
 /** Bound on cached AORs (a store of this node holds its own extensions; this only guards memory). */

@@ -57,7 +57,8 @@ export interface RegistrarOptions {
 }
 
 export function normalizeHost(host: string): string {
-  return host.toLowerCase().replace(/\.$/, '');
+  const h = host.toLowerCase();
+  return h.endsWith('.') ? h.slice(0, -1) : h;
 }
 
 /**
@@ -69,14 +70,31 @@ export function canonicalAor(user: string, domains: readonly string[]): string {
   return `${user}@${normalizeHost(domains[0] ?? '')}`;
 }
 
+/**
+ * Parsed contact URIs of stored bindings, so that a refresh does not re-parse
+ * every contact of the AOR (contact matching, the 200's Contact list). Keyed by
+ * the Binding object: the store hands out the same objects until they change.
+ * null: the stored string does not parse.
+ */
+const parsedContacts = new WeakMap<Binding, Uri | null>();
+
+function contactUri(b: Binding): Uri | null {
+  let uri = parsedContacts.get(b);
+  if (uri === undefined) {
+    try {
+      uri = parseUri(b.contact);
+    } catch {
+      uri = null;
+    }
+    parsedContacts.set(b, uri);
+  }
+  return uri;
+}
+
 /** A binding as a Contact value of a 200 (§10.3 step 8). */
 function bindingContact(b: Binding, now: number): NameAddr[] {
-  let uri: Uri;
-  try {
-    uri = parseUri(b.contact);
-  } catch {
-    return []; // a store row we cannot read back is not advertised
-  }
+  const uri = contactUri(b);
+  if (uri === null) return []; // a store row we cannot read back is not advertised
   const params = new Map<string, string | null>();
   params.set('expires', String(Math.max(0, Math.ceil((b.expiresAt - now) / 1000))));
   params.set('q', formatQ(b.q));
@@ -90,46 +108,124 @@ function storeOrder(a: Binding, b: Binding): number {
   return b.q - a.q || b.updatedAt - a.updatedAt || (a.contact < b.contact ? -1 : a.contact > b.contact ? 1 : 0);
 }
 
-function contactMatches(stored: Binding, c: RegContact, outbound: boolean): boolean {
+/** `serialized`: serializeUri(c.nameAddr.uri), computed once per Contact. */
+function contactMatches(stored: Binding, c: RegContact, serialized: string, outbound: boolean): boolean {
   // RFC 5626 §6: with an instance id (and reg-id when outbound applies) the binding
   // is identified by (AOR, instance, reg-id) — a new contact URI replaces the old one.
   if (c.instanceId !== undefined && sameInstance(stored.instanceId, c.instanceId)) {
     if ((outbound ? c.regId : undefined) === stored.regId) return true;
   }
-  // RFC 3261 §10.3 step 7: otherwise by URI comparison (§19.1.4).
-  try {
-    return uriEquals(parseUri(stored.contact), c.nameAddr.uri);
-  } catch {
-    return stored.contact === serializeUri(c.nameAddr.uri);
+  // RFC 3261 §10.3 step 7: otherwise by URI comparison (§19.1.4). The stored
+  // contact is our own serialization, so a refresh from the same phone is equal
+  // as a string: no parse needed.
+  if (stored.contact === serialized) return true;
+  const uri = contactUri(stored);
+  return uri !== null && uriEquals(uri, c.nameAddr.uri);
+}
+
+/**
+ * The Date header value (§20.17, rfc1123-date), formatted once per second:
+ * Date.prototype.toUTCString costs ~1 µs, every 200 carries one.
+ */
+class DateCache {
+  private second = -1;
+  private value = '';
+
+  at(now: number): string {
+    const second = Math.floor(now / 1000);
+    if (second !== this.second) {
+      this.second = second;
+      this.value = new Date(second * 1000).toUTCString();
+    }
+    return this.value;
   }
 }
 
+/** A stage() that writes nothing: waits for the writes already staged. */
+function noWrites(): void {}
+
 export class Registrar {
   private readonly domains: Set<string>;
+  /** "@" + canonical domain: the AOR suffix (see canonicalAor). */
+  private readonly aorSuffix: string;
+  private readonly dates = new DateCache();
+  /**
+   * Set by commit() while handleDurable() runs: the staged writes' commit, which
+   * the 200 must wait for. Single-threaded, so one field serves every request.
+   */
+  private staged: Promise<void> | undefined;
+  private staging = false;
 
   constructor(private readonly opts: RegistrarOptions) {
     if (opts.domains.length === 0) throw new RangeError('Registrar needs at least one domain');
     if (!(opts.minExpires >= 0 && opts.maxExpires >= opts.minExpires)) throw new RangeError('bad expiry limits');
     this.domains = new Set(opts.domains.map(normalizeHost));
+    this.aorSuffix = canonicalAor('', opts.domains);
   }
 
   /** Canonical AOR of one of our users (for the call router's lookups). */
   aorOf(user: string): string {
-    return canonicalAor(user, this.opts.domains);
+    return user + this.aorSuffix;
   }
 
-  /** Answers one REGISTER. Never throws: every failure becomes a response. */
+  /**
+   * Answers one REGISTER. Never throws: every failure becomes a response. The
+   * store's changes are committed before it returns (store.transaction).
+   */
   handle(req: SipRequest, flow: FlowInfo): SipResponse {
     try {
       return this.process(req, flow);
     } catch (err) {
-      if (err instanceof RegistrarError) {
-        if (err.code === 'REG_STORE_FAILED') this.opts.onError?.(err);
-        return this.fault(req, err);
-      }
-      this.opts.onError?.(err);
-      return this.respond(req, 500, 'Server Internal Error');
+      return this.failed(req, err);
     }
+  }
+
+  /**
+   * Answers one REGISTER through `reply`, exactly once, never throwing. With a
+   * group-committing store (LocationStore.stage) a 200 is sent only after the
+   * commit of its batch: a registration that was answered survives kill -9. If
+   * that commit fails the answer is 500 (§10.3 step 7: all or nothing) — and so
+   * for every REGISTER of the batch. Answers that changed nothing and waited on
+   * nothing (401, 4xx) are sent synchronously.
+   */
+  handleDurable(req: SipRequest, flow: FlowInfo, reply: (res: SipResponse) => void): void {
+    let res: SipResponse;
+    this.staging = this.opts.store.stage !== undefined;
+    this.staged = undefined;
+    try {
+      res = this.process(req, flow);
+    } catch (err) {
+      res = this.failed(req, err);
+    } finally {
+      this.staging = false;
+    }
+    const staged = this.takeStaged();
+    if (staged === undefined || res.status !== 200) {
+      reply(res);
+      return;
+    }
+    staged.then(
+      () => reply(res),
+      (err: unknown) => {
+        this.opts.onError?.(new RegistrarError('REG_STORE_FAILED', 'location store commit failed', { cause: err }));
+        reply(this.respond(req, 500, REGISTRAR_FAULTS.REG_STORE_FAILED.reason));
+      },
+    );
+  }
+
+  private takeStaged(): Promise<void> | undefined {
+    const staged = this.staged;
+    this.staged = undefined;
+    return staged;
+  }
+
+  private failed(req: SipRequest, err: unknown): SipResponse {
+    if (err instanceof RegistrarError) {
+      if (err.code === 'REG_STORE_FAILED') this.opts.onError?.(err);
+      return this.fault(req, err);
+    }
+    this.opts.onError?.(err);
+    return this.respond(req, 500, 'Server Internal Error');
   }
 
   private process(req: SipRequest, flow: FlowInfo): SipResponse {
@@ -142,7 +238,7 @@ export class Registrar {
     }
 
     // Step 2: Require (§8.2.2.3). 'path' (RFC 3327) and 'outbound' (RFC 5626) are understood.
-    const unsupported = req.require.filter((t) => !SUPPORTED_OPTION_TAGS.includes(t));
+    const unsupported = req.require.length === 0 ? req.require : req.require.filter((t) => !SUPPORTED_OPTION_TAGS.includes(t));
     if (unsupported.length > 0) {
       const res = this.respond(req, 420, REGISTRAR_FAULTS.REG_BAD_EXTENSION.reason);
       res.headers.push({ name: 'Unsupported', value: unsupported.join(', ') });
@@ -176,7 +272,11 @@ export class Registrar {
       this.removeAllBindings(req, aor, now);
       return this.ok(req, aor, now, false, []);
     }
-    if (req.contact.length === 0) return this.ok(req, aor, now, false); // a query (§10.2.3)
+    if (req.contact.length === 0) {
+      // A query (§10.2.3). It may read bindings staged but not yet committed: wait for them.
+      if (this.staging) this.staged = this.opts.store.stage?.(noWrites);
+      return this.ok(req, aor, now, false);
+    }
     return this.update(req, req.contact, flow, aor, now);
   }
 
@@ -223,7 +323,8 @@ export class Registrar {
     let work: Binding[] = [...original];
     const fresh = new Set<Binding>();
     for (const c of contacts) {
-      const matched = work.filter((b) => contactMatches(b, c, outbound));
+      const contact = serializeUri(c.nameAddr.uri);
+      const matched = work.filter((b) => contactMatches(b, c, contact, outbound));
       for (const b of matched) {
         // Same Call-ID: only a higher CSeq may touch the binding; out-of-order requests fail.
         if (!fresh.has(b) && b.callId === req.callId && req.cseq.seq <= b.cseq) throw new RegistrarError('REG_OUT_OF_ORDER');
@@ -232,9 +333,10 @@ export class Registrar {
       // The registrar MAY shorten the interval (§10.3 step 7): clamp to maxExpires.
       const seconds = Math.min(c.requested, this.opts.maxExpires);
       if (seconds === 0) continue; // expires 0 removes (or is a no-op for an unknown contact)
+      // One literal, every key, always this order: all Bindings share one V8 shape.
       const b: Binding = {
         aor,
-        contact: serializeUri(c.nameAddr.uri),
+        contact,
         instanceId: c.instanceId,
         regId: outbound ? c.regId : undefined,
         q: c.q,
@@ -242,7 +344,7 @@ export class Registrar {
         callId: req.callId,
         cseq: req.cseq.seq,
         path,
-        flow: { ...flow },
+        flow: { ...flow }, // a plain copy (adds no keys: cheap for V8)
         userAgent,
         updatedAt: now,
         failures: 0,
@@ -253,6 +355,7 @@ export class Registrar {
       work = work.filter((x) => x.contact !== b.contact);
       work.push(b);
       fresh.add(b);
+      parsedContacts.set(b, c.nameAddr.uri);
     }
     const max = this.opts.maxBindingsPerAor;
     if (max !== undefined && work.length > max && work.length > original.length) {
@@ -276,7 +379,8 @@ export class Registrar {
       for (const b of next) if (!unchanged.has(b)) store.save(b);
     };
     try {
-      if (store.transaction) store.transaction(apply);
+      if (this.staging && store.stage) this.staged = store.stage(apply);
+      else if (store.transaction) store.transaction(apply);
       else apply();
     } catch (err) {
       if (!store.transaction) {
@@ -306,7 +410,7 @@ export class Registrar {
     if (outbound) res.require = ['outbound'];
     res.supported = [...SUPPORTED_OPTION_TAGS];
     // §10.3 step 8: Date lets simple UAs set their clock (§20.17, rfc1123-date in GMT).
-    res.headers.push({ name: 'Date', value: new Date(now).toUTCString() });
+    res.headers.push({ name: 'Date', value: this.dates.at(now) });
     return res;
   }
 
@@ -321,18 +425,17 @@ export class Registrar {
   private respond(req: SipRequest, status: number, reason: string): SipResponse {
     let res: SipResponse;
     try {
+      // createResponse copies To (params included): the tag can be set in place.
       res = createResponse(req, status, reason);
     } catch {
       res = {
         kind: 'response', status, reason,
-        via: req.via, from: req.from, to: req.to, callId: req.callId, cseq: req.cseq,
+        via: req.via, from: req.from, to: { ...req.to, params: new Map(req.to.params) }, callId: req.callId, cseq: req.cseq,
         contact: [], route: [], recordRoute: [], path: [], wwwAuthenticate: [], proxyAuthenticate: [],
         authorization: [], proxyAuthorization: [], require: [], supported: [], proxyRequire: [], headers: [], body: Buffer.alloc(0),
       };
     }
-    const toParams = new Map(res.to.params);
-    if (!toParams.has('tag')) toParams.set('tag', newTag());
-    res.to = { ...res.to, params: toParams };
+    if (!res.to.params.has('tag')) res.to.params.set('tag', newTag());
     return res;
   }
 }
