@@ -55,7 +55,7 @@ import type { SipRequest, SipResponse } from '../message/types.ts';
 import type { InboundContext } from '../transport/types.ts';
 import { IllegalTransitionError } from './errors.ts';
 import { responseTo } from './messages.ts';
-import { ResponseBytes, safeSend, TimerSet } from './timer-set.ts';
+import { ResponseBytes, TimerSet } from './timer-set.ts';
 import type { OnTerminated, ServerTransaction, ServerTransactionUser, TransactionEnv } from './types.ts';
 
 export type InviteServerState = 'idle' | 'proceeding' | 'completed' | 'confirmed' | 'accepted' | 'terminated';
@@ -107,7 +107,7 @@ export class InviteServerTransaction implements ServerTransaction {
     const from = this.current;
     if (!EDGES[from].includes(to)) throw new IllegalTransitionError('invite-server', from, to);
     this.current = to;
-    if (from !== to) this.env.observe({ kind: this.kind, id: this.id, method: this.request.method, from, to });
+    if (from !== to) this.env.observe(this.kind, this.id, this.request.method, from, to);
     const t = this.env.timers;
     if (from === to) {
       // Timer G fired: retransmit the final response, G = min(2G, T2) (§17.2.1).
@@ -232,9 +232,6 @@ export class InviteServerTransaction implements ServerTransaction {
   private sendLast(): void {
     const res = this.last;
     if (!res) return;
-    safeSend(
-      () => this.lastBytes.send(this.env.transport, res, this.context),
-      (err) => this.onTransportError(err),
-    );
+    this.lastBytes.send(this.env.transport, res, this.context, (err) => this.onTransportError(err));
   }
 }

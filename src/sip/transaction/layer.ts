@@ -14,14 +14,15 @@ import type { Clock } from '../clock.ts';
 import { newBranch, newTag } from '../message/build.ts';
 import type { Endpoint, SipRequest, SipResponse } from '../message/types.ts';
 import type { InboundRequest, InboundResponse, InboundContext, TransportLayer } from '../transport/types.ts';
+import { CompletedServers, type CompletedServer } from './completed-servers.ts';
 import { TransactionUsageError } from './errors.ts';
 import { InviteClientTransaction } from './invite-client.ts';
 import { InviteServerTransaction } from './invite-server.ts';
 import { clientKey, serverKey, tagOf } from './matching.ts';
 import { isRfc3261Branch, responseTo, viaBranch } from './messages.ts';
 import { NonInviteClientTransaction } from './non-invite-client.ts';
-import { NonInviteServerTransaction } from './non-invite-server.ts';
-import { safeSend } from './timer-set.ts';
+import { NonInviteServerTransaction, type NonInviteServerOwner } from './non-invite-server.ts';
+import { resendCompleted, safeSend } from './timer-set.ts';
 import { timerValues, type TimerBase } from './timers.ts';
 import type {
   ClientTransaction,
@@ -62,12 +63,22 @@ export class TransactionLayer {
   onStateChange: ((ev: TransactionStateEvent) => void) | undefined;
 
   private readonly clients = new Map<string, ClientTx>();
+  /** Server transactions before Completed, and INVITE server transactions until Terminated. */
   private readonly servers = new Map<string, ServerTx>();
+  /** Non-INVITE server transactions in Completed on UDP, reduced to their retransmission duty (§17.2.2). */
+  private readonly completed: CompletedServers;
   private readonly clock: Clock;
   private readonly base: Partial<TimerBase>;
   private closed = false;
   private readonly requestListener = (req: InboundRequest): void => this.handleRequest(req);
   private readonly responseListener = (res: InboundResponse): void => this.handleResponse(res);
+  /** Environments shared by every transaction (built once: no per-transaction timer table or closures). */
+  private readonly unreliableEnv: TransactionEnv;
+  private readonly reliableEnv: TransactionEnv;
+  private readonly nonInviteServerOwner: NonInviteServerOwner = {
+    terminated: (tx) => this.forgetNonInviteServer(tx),
+    park: (tx, entry) => this.park(tx, entry),
+  };
 
   constructor(
     private readonly transport: TransportLayer,
@@ -75,6 +86,9 @@ export class TransactionLayer {
   ) {
     this.clock = opts.clock;
     this.base = opts.timers ?? {};
+    this.unreliableEnv = this.makeEnv(false);
+    this.reliableEnv = this.makeEnv(true);
+    this.completed = new CompletedServers(this.clock, (entry) => this.expireCompleted(entry));
     transport.on('request', this.requestListener);
     transport.on('response', this.responseListener);
   }
@@ -84,7 +98,7 @@ export class TransactionLayer {
     return this.clients.size;
   }
   get serverCount(): number {
-    return this.servers.size;
+    return this.servers.size + this.completed.size;
   }
   /** The T1/T2/T4 overrides this layer runs with, for TU timers that must agree (§13.3.1.4 uses T1/T2). */
   get timerBase(): Partial<TimerBase> {
@@ -144,6 +158,7 @@ export class TransactionLayer {
     for (const tx of this.servers.values()) tx.destroy();
     this.clients.clear();
     this.servers.clear();
+    this.completed.clear();
   }
 
   private handleRequest(inbound: InboundRequest): void {
@@ -163,6 +178,11 @@ export class TransactionLayer {
       const existing = this.servers.get(key);
       if (existing) {
         existing.receiveRequest(req); // retransmission (§17.2.1, §17.2.2)
+        return;
+      }
+      const done = this.completed.get(key);
+      if (done) {
+        this.resend(done); // retransmission in Completed (§17.2.2)
         return;
       }
       const tx = this.createServer(inbound, key);
@@ -229,14 +249,50 @@ export class TransactionLayer {
 
   private createServer(inbound: InboundRequest, key: string): ServerTx {
     const env = this.env(inbound.source.transport);
-    const done = (): void => this.forgetServer(key, tx);
-    const tx: ServerTx =
-      inbound.msg.method === 'INVITE'
-        ? new InviteServerTransaction(key, inbound.msg, inbound, env, this.serverUser, done)
-        : new NonInviteServerTransaction(key, inbound.msg, inbound, env, this.serverUser, done);
+    let tx: ServerTx;
+    if (inbound.msg.method === 'INVITE') {
+      const invite: InviteServerTransaction = new InviteServerTransaction(key, inbound.msg, inbound, env, this.serverUser, () => this.forgetServer(key, invite));
+      tx = invite;
+    } else {
+      tx = new NonInviteServerTransaction(key, inbound.msg, inbound, env, this.serverUser, this.nonInviteServerOwner);
+    }
     this.servers.set(key, tx);
     tx.start();
     return tx;
+  }
+
+  /** A non-INVITE server transaction entered Completed on UDP: the layer takes over (§17.2.2). */
+  private park(tx: NonInviteServerTransaction, entry: CompletedServer): void {
+    if (this.servers.get(tx.id) === tx) this.servers.delete(tx.id);
+    this.completed.add(entry);
+  }
+
+  private forgetNonInviteServer(tx: NonInviteServerTransaction): void {
+    if (this.servers.get(tx.id) === tx) this.servers.delete(tx.id);
+    // Terminated from Completed (a transport error): its entry goes too.
+    if (tx.parked) this.completed.remove(tx.id, tx.parked);
+  }
+
+  /** Resends the final response of a Completed entry; a failure ends it (§17.2.4). */
+  private resend(entry: CompletedServer): void {
+    resendCompleted(this.transport, entry, (err) => {
+      if (entry.tx) {
+        entry.tx.transportFailed(err); // the TU wants to hear of it: the transaction tells it
+        return;
+      }
+      if (this.completed.remove(entry.id, entry)) this.notifyState('non-invite-server', entry.id, entry.method, 'completed', 'terminated');
+      this.report(err);
+    });
+  }
+
+  /** Timer J fired (§17.2.2): Completed → Terminated. */
+  private expireCompleted(entry: CompletedServer): void {
+    try {
+      if (entry.tx) entry.tx.expire();
+      else this.notifyState('non-invite-server', entry.id, entry.method, 'completed', 'terminated');
+    } catch (err) {
+      this.report(err);
+    }
   }
 
   private forgetClient(key: string, tx: ClientTx): void {
@@ -258,7 +314,10 @@ export class TransactionLayer {
   }
 
   private env(transport: Endpoint['transport']): TransactionEnv {
-    const reliable = this.transport.isReliable(transport);
+    return this.transport.isReliable(transport) ? this.reliableEnv : this.unreliableEnv;
+  }
+
+  private makeEnv(reliable: boolean): TransactionEnv {
     return {
       transport: this.transport,
       clock: this.clock,
@@ -266,14 +325,17 @@ export class TransactionLayer {
       reliable,
       reliableTimers: timerValues(this.base, true),
       report: (err) => this.report(err),
-      observe: (ev) => {
-        try {
-          this.onStateChange?.(ev);
-        } catch (err) {
-          this.report(err);
-        }
-      },
+      observe: (kind, id, method, from, to) => this.notifyState(kind, id, method, from, to),
     };
+  }
+
+  private notifyState(kind: TransactionStateEvent['kind'], id: string, method: string, from: string, to: string): void {
+    if (!this.onStateChange) return;
+    try {
+      this.onStateChange({ kind, id, method, from, to });
+    } catch (err) {
+      this.report(err);
+    }
   }
 
   private report(err: unknown): void {

@@ -95,7 +95,7 @@ export class NonInviteClientTransaction implements ClientTransaction {
     const from = this.current;
     if (!EDGES[from].includes(to)) throw new IllegalTransitionError('non-invite-client', from, to);
     this.current = to;
-    if (from !== to) this.env.observe({ kind: this.kind, id: this.id, method: this.request.method, from, to });
+    if (from !== to) this.env.observe(this.kind, this.id, this.request.method, from, to);
     const t = this.env.timers;
     if (from === to) {
       // Timer E fired after the request went out over TCP (§18.1.1): nothing to retransmit.

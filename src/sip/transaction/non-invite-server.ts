@@ -42,11 +42,12 @@
  *                             |           |
  *                             +-----------+
  */
-import type { SipRequest, SipResponse } from '../message/types.ts';
+import type { SipRequest, SipResponse, Via } from '../message/types.ts';
 import type { InboundContext } from '../transport/types.ts';
+import type { CompletedServer } from './completed-servers.ts';
 import { IllegalTransitionError } from './errors.ts';
-import { ResponseBytes, safeSend, TimerSet } from './timer-set.ts';
-import type { OnTerminated, ServerTransaction, ServerTransactionUser, TransactionEnv } from './types.ts';
+import { ResponseBytes } from './timer-set.ts';
+import type { ServerTransaction, ServerTransactionUser, TransactionEnv } from './types.ts';
 
 export type NonInviteServerState = 'idle' | 'trying' | 'proceeding' | 'completed' | 'terminated';
 
@@ -58,13 +59,35 @@ const EDGES: Record<NonInviteServerState, readonly NonInviteServerState[]> = {
   terminated: [],
 };
 
+/** The layer side of a non-INVITE server transaction: one shared object, no per-transaction closures. */
+export interface NonInviteServerOwner {
+  /** The transaction reached Terminated: drop it (and its Completed entry, if any). */
+  terminated(tx: NonInviteServerTransaction): void;
+  /**
+   * The transaction entered Completed on an unreliable transport: from now on the
+   * layer absorbs request retransmissions from `entry` and runs Timer J (§17.2.2),
+   * and no longer references the transaction unless `entry.tx` is set.
+   */
+  park(tx: NonInviteServerTransaction, entry: CompletedServer): void;
+}
+
+/**
+ * In Completed the transaction hands its retransmission duty and Timer J to the
+ * layer (CompletedServers) and keeps no timer of its own; `state` turns to
+ * 'terminated' when Timer J is due, read from the clock.
+ */
 export class NonInviteServerTransaction implements ServerTransaction {
   readonly kind = 'non-invite-server';
-  user: ServerTransactionUser | undefined;
+  user: ServerTransactionUser | undefined = undefined;
   private current: NonInviteServerState = 'idle';
-  private readonly timers: TimerSet<'J'>;
-  private last: SipResponse | undefined;
+  /** Clock time at which Timer J fires, once Completed on an unreliable transport. */
+  private timerJAt = 0;
+  /** The layer's record of this transaction while Completed (it does not point back). */
+  parked: CompletedServer | undefined = undefined;
+  private last: SipResponse | undefined = undefined;
   private readonly lastBytes = new ResponseBytes();
+  /** Bound once: the error path of every send of this transaction. */
+  private readonly sendFailed = (err: unknown): void => this.onTransportError(err);
 
   constructor(
     readonly id: string,
@@ -72,12 +95,11 @@ export class NonInviteServerTransaction implements ServerTransaction {
     readonly context: InboundContext,
     private readonly env: TransactionEnv,
     private readonly fallbackUser: ServerTransactionUser,
-    private readonly onTerminated: OnTerminated,
-  ) {
-    this.timers = new TimerSet(env.clock);
-  }
+    private readonly owner: NonInviteServerOwner,
+  ) {}
 
   get state(): NonInviteServerState {
+    if (this.current === 'completed' && this.timerJAt > 0 && this.env.clock.now() >= this.timerJAt) return 'terminated';
     return this.current;
   }
 
@@ -94,17 +116,21 @@ export class NonInviteServerTransaction implements ServerTransaction {
     const from = this.current;
     if (!EDGES[from].includes(to)) throw new IllegalTransitionError('non-invite-server', from, to);
     this.current = to;
-    if (from !== to) this.env.observe({ kind: this.kind, id: this.id, method: this.request.method, from, to });
+    if (from !== to) this.env.observe(this.kind, this.id, this.request.method, from, to);
     switch (to) {
       case 'completed': {
         const j = this.env.timers.J;
         if (j === 0) this.transition('terminated');
-        else this.timers.start('J', j, () => this.transition('terminated'));
+        else {
+          // Timer J runs in the layer's CompletedServers sweep (see there for why).
+          this.timerJAt = this.env.clock.now() + j;
+          this.parked = this.completedEntry();
+          this.owner.park(this, this.parked);
+        }
         break;
       }
       case 'terminated':
-        this.timers.stopAll();
-        this.onTerminated();
+        this.owner.terminated(this);
         break;
       default:
         break;
@@ -114,7 +140,7 @@ export class NonInviteServerTransaction implements ServerTransaction {
   respond(res: SipResponse): void {
     if (this.current !== 'trying' && this.current !== 'proceeding') return; // finals after the first are discarded
     this.last = res;
-      this.lastBytes.forget();
+    this.lastBytes.forget();
     this.sendLast();
     if (res.status < 200) {
       if (this.current === 'trying') this.transition('proceeding');
@@ -123,22 +149,59 @@ export class NonInviteServerTransaction implements ServerTransaction {
     }
   }
 
-  /** A retransmission of the request (§17.2.2): Trying absorbs, later states resend. */
+  /** A retransmission of the request (§17.2.2): Trying absorbs, Proceeding resends (Completed: the layer's entry does). */
   receiveRequest(_req: SipRequest): void {
-    if (this.current === 'proceeding' || this.current === 'completed') this.sendLast();
+    if (this.current === 'proceeding' || this.state === 'completed') this.sendLast();
+  }
+
+  /** Timer J fired for a transaction its Completed entry kept (see CompletedServer.tx). */
+  expire(): void {
+    if (this.current === 'completed') this.transition('terminated');
+  }
+
+  /** A resend from the Completed entry failed (§17.2.4). */
+  transportFailed(err: unknown): void {
+    this.onTransportError(err);
   }
 
   destroy(): void {
-    this.timers.stopAll();
     this.current = 'terminated';
   }
 
   runningTimers(): string[] {
-    return this.timers.running();
+    return this.state === 'completed' ? ['J'] : [];
+  }
+
+  private completedEntry(): CompletedServer {
+    const res = this.last as SipResponse;
+    const wantsErrors = (this.user ?? this.fallbackUser).onTransportError !== undefined;
+    // Octets and Via suffice for a transport with sendResponseNow; otherwise keep the object too.
+    const transport = this.env.transport;
+    let bytes: Buffer | undefined;
+    try {
+      // Already serialized by the send that just happened; a failure there was reported.
+      if (transport.sendResponseNow || transport.sendResponseBytes) bytes = this.lastBytes.bytesOf(res);
+    } catch {
+      bytes = undefined;
+    }
+    const octetsOnly = transport.sendResponseNow !== undefined && bytes !== undefined && res.via[0] !== undefined;
+    return {
+      id: this.id,
+      method: this.request.method,
+      bytes,
+      res: octetsOnly ? undefined : res,
+      via: res.via[0] && routingVia(res.via[0]),
+      // Not this.context itself: that is the InboundRequest, which holds the whole request.
+      to: this.context.connectionId === undefined
+        ? { source: this.context.source, local: this.context.local }
+        : { source: this.context.source, local: this.context.local, connectionId: this.context.connectionId },
+      expiresAt: this.timerJAt,
+      tx: wantsErrors ? this : undefined,
+    };
   }
 
   private onTransportError(err: unknown): void {
-    if (this.current === 'terminated') return;
+    if (this.state === 'terminated') return;
     this.transition('terminated');
     const u = this.user ?? this.fallbackUser;
     try {
@@ -151,10 +214,24 @@ export class NonInviteServerTransaction implements ServerTransaction {
 
   private sendLast(): void {
     const res = this.last;
-    if (!res) return;
-    safeSend(
-      () => this.lastBytes.send(this.env.transport, res, this.context),
-      (err) => this.onTransportError(err),
-    );
+    if (res) this.lastBytes.send(this.env.transport, res, this.context, this.sendFailed);
   }
+}
+
+/** Via parameters that route a response (§18.2.2, RFC 3581 §4). */
+const ROUTING_PARAMS = ['maddr', 'received', 'rport'] as const;
+
+/**
+ * The part of a response's top Via that routes it (§18.2.2): sent-by, transport and
+ * maddr/received/rport. Everything else (the branch above all) stays behind, and with
+ * it the request text its strings were sliced from: what a Completed entry keeps for
+ * 32 s per transaction is then a few small strings.
+ */
+function routingVia(via: Via): Via {
+  const params = new Map<string, string | null>();
+  for (const name of ROUTING_PARAMS) {
+    const v = via.params.get(name);
+    if (v !== undefined) params.set(name, v);
+  }
+  return { protocol: via.protocol, transport: via.transport, host: via.host, port: via.port, params };
 }

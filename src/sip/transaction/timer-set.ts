@@ -2,6 +2,7 @@ import type { Clock, TimerHandle } from '../clock.ts';
 import type { SipResponse } from '../message/types.ts';
 import { serializeMessage } from '../message/serializer.ts';
 import type { InboundContext, TransportLayer } from '../transport/types.ts';
+import type { CompletedServer } from './completed-servers.ts';
 
 /** Named one-shot timers of one state machine, on the injected clock. */
 export class TimerSet<N extends string> {
@@ -55,20 +56,51 @@ export function safeSend(send: () => Promise<unknown>, onError: (err: unknown) =
  * (it may have changed the same object).
  */
 export class ResponseBytes {
-  private of: SipResponse | undefined;
-  private bytes: Buffer | undefined;
+  private of: SipResponse | undefined = undefined;
+  private bytes: Buffer | undefined = undefined;
 
-  send(transport: TransportLayer, res: SipResponse, to: InboundContext): Promise<void> {
-    if (!transport.sendResponseBytes) return transport.sendResponse(res, to);
+  /** The octets of `res`, serialized on first use. */
+  bytesOf(res: SipResponse): Buffer {
     if (this.of !== res || this.bytes === undefined) {
       this.bytes = serializeMessage(res);
       this.of = res;
     }
-    return transport.sendResponseBytes(this.bytes, res, to);
+    return this.bytes;
+  }
+
+  /**
+   * Sends `res`; a failure reaches onError, always asynchronously. Uses the
+   * transport's Promise-free sendResponseNow when it has one (the hot path).
+   */
+  send(transport: TransportLayer, res: SipResponse, to: InboundContext, onError: (err: unknown) => void): void {
+    const via = res.via[0];
+    if (transport.sendResponseNow && via) {
+      let bytes: Buffer;
+      try {
+        bytes = this.bytesOf(res);
+      } catch (err) {
+        void Promise.resolve().then(() => onError(err));
+        return;
+      }
+      transport.sendResponseNow(bytes, via, to, onError);
+      return;
+    }
+    safeSend(() => (transport.sendResponseBytes ? transport.sendResponseBytes(this.bytesOf(res), res, to) : transport.sendResponse(res, to)), onError);
   }
 
   forget(): void {
     this.of = undefined;
     this.bytes = undefined;
   }
+}
+
+/** Resends a Completed entry's response (§17.2.2); a failure reaches onError asynchronously. */
+export function resendCompleted(transport: TransportLayer, entry: CompletedServer, onError: (err: unknown) => void): void {
+  if (entry.bytes && entry.via && transport.sendResponseNow) {
+    transport.sendResponseNow(entry.bytes, entry.via, entry.to, onError);
+    return;
+  }
+  const res = entry.res;
+  if (!res) return;
+  safeSend(() => (transport.sendResponseBytes && entry.bytes ? transport.sendResponseBytes(entry.bytes, res, entry.to) : transport.sendResponse(res, entry.to)), onError);
 }

@@ -21,8 +21,11 @@ export interface TransactionEnv {
   reliableTimers: TimerValues;
   /** Receives exceptions thrown by TU callbacks and transport failures nobody else hears of. */
   report(err: unknown): void;
-  /** Diagnostics (STYLE.md §11): every state change of every transaction. */
-  observe(ev: TransactionStateEvent): void;
+  /**
+   * Diagnostics (STYLE.md §11): every state change of every transaction. Positional,
+   * so that no event object is built per transition when nobody listens.
+   */
+  observe(kind: TransactionStateEvent['kind'], id: string, method: string, from: string, to: string): void;
 }
 
 export interface TransactionStateEvent {

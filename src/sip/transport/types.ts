@@ -2,7 +2,7 @@
  * The transport layer boundary (RFC 3261 §18). The transaction layer talks to
  * transports only through `TransportLayer`; tests substitute a fake.
  */
-import type { Endpoint, SipRequest, SipResponse } from '../message/types.ts';
+import type { Endpoint, SipRequest, SipResponse, Via } from '../message/types.ts';
 
 /** Where an inbound message came from, kept so responses go back the right way (§18.2.2). */
 export interface InboundContext {
@@ -51,6 +51,13 @@ export interface TransportLayer {
    * transactions keep the bytes of their last response for retransmissions).
    */
   sendResponseBytes?(data: Buffer, res: SipResponse, to: InboundContext): Promise<void>;
+  /**
+   * Optional hot-path form of sendResponseBytes: fire-and-forget, no Promise. `via`
+   * is the response's top Via (it routes the response, §18.2.2). A failure reaches
+   * `onError` if given, else the transport's own fault reporting; it is never thrown
+   * and never reported synchronously (so it cannot re-enter a state transition).
+   */
+  sendResponseNow?(data: Buffer, via: Via, to: InboundContext, onError?: (err: unknown) => void): void;
   /** Whether the transport of this name is reliable (tcp/tls) — controls retransmission timers (§17). */
   isReliable(transport: Endpoint['transport']): boolean;
   /** A local endpoint (listen address) for the given transport, e.g. for Contact/Via. */

@@ -3,28 +3,57 @@
  * leave from the socket the request arrived on, so NAT bindings hold (RFC 3581 §4).
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
+import { isIP } from 'node:net';
 import type { Endpoint } from '../message/types.ts';
 import { family } from './address.ts';
 import { TransportError } from './errors.ts';
 
 export type DatagramHandler = (data: Buffer, from: Endpoint, listener: UdpListener) => void;
 
+/** Completion of a fire-and-forget send: `err` set on failure, always called asynchronously. */
+export type SendCallback = (err: Error | null) => void;
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;
+
+/**
+ * dgram resolves every destination through `lookup`, even an IP literal, and the
+ * default dns.lookup answers literals on the next tick: one extra hop and closure
+ * per datagram. We only ever send to IP literals (RFC 3263 resolution happens
+ * above the transport), so answer them synchronously; names still go to dns.lookup.
+ */
+function literalLookup(host: string, opts: number | LookupOneOptions, cb: LookupCallback): void {
+  const fam = isIP(host);
+  if (fam !== 0) {
+    cb(null, host, fam);
+    return;
+  }
+  dnsLookup(host, typeof opts === 'number' ? { family: opts } : opts, cb);
+}
+
 const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
 
 export class UdpListener {
   private closed = false;
+  /** One completion callback for every fire-and-forget send: failures go to the socket's error path. */
+  private readonly afterSend: SendCallback;
 
   private constructor(
     private readonly socket: Socket,
     readonly local: Endpoint,
     readonly family: 4 | 6,
-  ) {}
+    onError: (err: Error) => void,
+  ) {
+    this.afterSend = (err) => {
+      if (err) onError(err);
+    };
+  }
 
   /** Binds address:port (port 0 = ephemeral). IPv6 sockets are v6-only so v4 and v6 listeners never overlap. */
   static bind(address: string, port: number, onDatagram: DatagramHandler, onError: (err: Error) => void): Promise<UdpListener> {
     const fam = family(address);
     if (fam === 0) return Promise.reject(new TransportError('listen-failed', `not an IP address: ${address}`));
-    const socket = createSocket({ type: fam === 6 ? 'udp6' : 'udp4', ipv6Only: fam === 6, reuseAddr: false });
+    const socket = createSocket({ type: fam === 6 ? 'udp6' : 'udp4', ipv6Only: fam === 6, reuseAddr: false, lookup: literalLookup });
     return new Promise((resolve, reject) => {
       const onBindError = (err: Error): void => {
         socket.close();
@@ -43,7 +72,7 @@ export class UdpListener {
         } catch {
           // Not fatal: the defaults still work, just with less headroom.
         }
-        const listener = new UdpListener(socket, { transport: 'udp', address: a.address, port: a.port }, fam);
+        const listener = new UdpListener(socket, { transport: 'udp', address: a.address, port: a.port }, fam, onError);
         // Socket errors (e.g. ICMP-triggered ECONNREFUSED on some platforms) must never crash the process.
         socket.on('error', (err) => onError(err));
         socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
@@ -52,6 +81,25 @@ export class UdpListener {
         resolve(listener);
       });
     });
+  }
+
+  /**
+   * Hot-path send (responses, retransmissions): no Promise. A failure is reported to
+   * `done` if given, else to the listener's error handler (the transport's 'fault'
+   * channel), always asynchronously. Throws nothing.
+   */
+  sendNow(data: Buffer, address: string, port: number, done?: SendCallback): void {
+    if (this.closed) {
+      const err = new TransportError('closed', 'udp socket closed');
+      process.nextTick(done ?? this.afterSend, err);
+      return;
+    }
+    try {
+      this.socket.send(data, port, address, done ?? this.afterSend);
+    } catch (err) {
+      const e = new TransportError('send-failed', `udp send to ${address}:${port}: ${(err as Error).message}`, { cause: err });
+      process.nextTick(done ?? this.afterSend, e);
+    }
   }
 
   send(data: Buffer, address: string, port: number): Promise<void> {

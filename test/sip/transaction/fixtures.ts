@@ -3,7 +3,11 @@ import type { NameAddr, SipRequest, SipResponse, Uri, Via } from '../../../src/s
 import { makeRequest, responseTo } from '../../../src/sip/transaction/messages.ts';
 
 export function sipUri(user: string | undefined, host: string, port?: number): Uri {
-  return { scheme: 'sip', user, host, port, params: new Map(), headers: new Map() };
+  // Optional fields only when set, as the parser and cloneUri build them (deepEqual tells the two apart).
+  const uri: Uri = { scheme: 'sip', host, params: new Map(), headers: new Map() };
+  if (user !== undefined) uri.user = user;
+  if (port !== undefined) uri.port = port;
+  return uri;
 }
 
 export function nameAddr(user: string, host: string, tag?: string): NameAddr {
