@@ -110,8 +110,15 @@ function quotedEnd(s: string, i: number, what: string): number {
 
 /** Quotes a string as a quoted-string, escaping '"' and '\'; CR/LF cannot be carried and become SP. */
 export function quote(s: string): string {
-  let out = '"';
-  for (let i = 0; i < s.length; i++) {
+  // Fast path: nothing to escape (nonces, realms, names), one concatenation.
+  let i = 0;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 32 || c === 34 || c === 92 || c === 127) break;
+  }
+  if (i === s.length) return '"' + s + '"';
+  let out = '"' + s.slice(0, i);
+  for (; i < s.length; i++) {
     const ch = s[i];
     const c = s.charCodeAt(i);
     if (c === 13 || c === 10) out += ' ';

@@ -17,67 +17,147 @@ function clean(s: string): string {
   return s.indexOf('\r') < 0 && s.indexOf('\n') < 0 ? s : s.replace(/[\r\n]/g, ' ');
 }
 
-/** Always the name-addr form `"Display" <uri>;params`, which is unambiguous (§20.10). */
-export function serializeNameAddr(n: NameAddr): string {
-  const dn = n.displayName !== undefined ? quote(n.displayName) + ' ' : '';
-  return clean(`${dn}<${serializeUri(n.uri)}>${serializeParams(n.params)}`);
+/** Identity: the fast path writes values as they are and checks the whole head once (see headText). */
+function asIs(s: string): string {
+  return s;
 }
 
-export function serializeVia(v: Via): string {
-  const port = v.port !== undefined ? `:${v.port}` : '';
-  return clean(`${v.protocol}/${v.transport} ${v.host}${port}${serializeParams(v.params)}`);
+type Clean = (s: string) => string;
+
+function nameAddr(n: NameAddr, c: Clean): string {
+  const dn = n.displayName !== undefined ? quote(n.displayName) + ' ' : '';
+  return c(dn + '<' + serializeUri(n.uri) + '>' + serializeParams(n.params));
+}
+
+function via(v: Via, c: Clean): string {
+  const port = v.port !== undefined ? ':' + v.port : '';
+  return c(v.protocol + '/' + v.transport + ' ' + v.host + port + serializeParams(v.params));
+}
+
+/** Case-insensitive "Digest" without allocating a lower-cased copy. */
+function isDigest(scheme: string): boolean {
+  return scheme.length === 6 && (scheme === 'Digest' || scheme.toLowerCase() === 'digest');
 }
 
 /** Digest parameters that are never quoted (RFC 7616 §3.3–3.4). */
-const UNQUOTED = new Set(['algorithm', 'stale', 'nc']);
+function isUnquotedDigestParam(k: string): boolean {
+  return k === 'algorithm' || k === 'stale' || k === 'nc';
+}
 
-export function serializeAuth(a: AuthValue, credentials: boolean): string {
-  const digest = a.scheme.toLowerCase() === 'digest';
-  const parts: string[] = [];
+function auth(a: AuthValue, credentials: boolean, c: Clean): string {
+  const digest = isDigest(a.scheme);
+  let out = '';
   for (const [k, v] of a.params) {
     // qop is a quoted list in a challenge but a bare token in credentials (RFC 7616 §3.4).
-    const bare = isToken(v) && (!digest || UNQUOTED.has(k) || (credentials && k === 'qop'));
-    parts.push(`${k}=${bare ? v : quote(v)}`);
+    const bare = (!digest || isUnquotedDigestParam(k) || (credentials && k === 'qop')) && isToken(v);
+    out += (out.length === 0 ? ' ' : ', ') + k + '=' + (bare ? v : quote(v));
   }
-  return clean(parts.length > 0 ? `${a.scheme} ${parts.join(', ')}` : a.scheme);
+  return c(a.scheme + out);
+}
+
+function contentType(t: ContentType, c: Clean): string {
+  return c(t.type + serializeParams(t.params));
+}
+
+/** Always the name-addr form `"Display" <uri>;params`, which is unambiguous (§20.10). */
+export function serializeNameAddr(n: NameAddr): string {
+  return nameAddr(n, clean);
+}
+
+export function serializeVia(v: Via): string {
+  return via(v, clean);
+}
+
+export function serializeAuth(a: AuthValue, credentials: boolean): string {
+  return auth(a, credentials, clean);
 }
 
 export function serializeContentType(c: ContentType): string {
-  return clean(c.type + serializeParams(c.params));
+  return contentType(c, clean);
+}
+
+/** Collects header lines into one string, counting them. */
+class HeadWriter {
+  text = '';
+  lines = 0;
+  /** Appends `line` + CRLF. `+=` builds a rope that is flattened once, when encoded. */
+  line(line: string): void {
+    this.text += line + '\r\n';
+    this.lines++;
+  }
+}
+
+/**
+ * Start line + typed headers + raw headers, each value passed through `c`; with
+ * `contentLength`, also Content-Length and the empty line: the complete head.
+ */
+function writeHead(msg: SipMessage, c: Clean, contentLength: number | undefined): HeadWriter {
+  const w = new HeadWriter();
+  w.line(msg.kind === 'request' ? c(msg.method + ' ' + serializeUri(msg.uri) + ' SIP/2.0') : 'SIP/2.0 ' + msg.status + ' ' + c(msg.reason));
+  for (const v of msg.via) w.line('Via: ' + via(v, c));
+  if (msg.maxForwards !== undefined) w.line('Max-Forwards: ' + msg.maxForwards);
+  for (const r of msg.route) w.line('Route: ' + nameAddr(r, c));
+  for (const r of msg.recordRoute) w.line('Record-Route: ' + nameAddr(r, c));
+  for (const r of msg.path) w.line('Path: ' + nameAddr(r, c));
+  w.line('From: ' + nameAddr(msg.from, c));
+  w.line('To: ' + nameAddr(msg.to, c));
+  w.line('Call-ID: ' + c(msg.callId));
+  w.line('CSeq: ' + msg.cseq.seq + ' ' + c(msg.cseq.method));
+  if (msg.contact === '*') w.line('Contact: *');
+  else for (const r of msg.contact) w.line('Contact: ' + nameAddr(r, c));
+  if (msg.expires !== undefined) w.line('Expires: ' + msg.expires);
+  if (msg.minExpires !== undefined) w.line('Min-Expires: ' + msg.minExpires);
+  if (msg.require.length > 0) w.line('Require: ' + c(msg.require.join(', ')));
+  if (msg.proxyRequire.length > 0) w.line('Proxy-Require: ' + c(msg.proxyRequire.join(', ')));
+  if (msg.supported.length > 0) w.line('Supported: ' + c(msg.supported.join(', ')));
+  for (const a of msg.wwwAuthenticate) w.line('WWW-Authenticate: ' + auth(a, false, c));
+  for (const a of msg.proxyAuthenticate) w.line('Proxy-Authenticate: ' + auth(a, false, c));
+  for (const a of msg.authorization) w.line('Authorization: ' + auth(a, true, c));
+  for (const a of msg.proxyAuthorization) w.line('Proxy-Authorization: ' + auth(a, true, c));
+  if (msg.contentType !== undefined) w.line('Content-Type: ' + contentType(msg.contentType, c));
+  for (const h of msg.headers) w.line(c(h.name) + ': ' + c(h.value));
+  if (contentLength !== undefined) {
+    w.line('Content-Length: ' + contentLength);
+    w.line(''); // the empty line ending the header section
+  }
+  return w;
+}
+
+/** Number of CR and LF characters in s (native searches: far cheaper per character than a charCodeAt loop). */
+function countLineBreaks(s: string): number {
+  let n = 0;
+  for (let i = s.indexOf('\n'); i >= 0; i = s.indexOf('\n', i + 1)) n++;
+  for (let i = s.indexOf('\r'); i >= 0; i = s.indexOf('\r', i + 1)) n++;
+  return n;
+}
+
+/**
+ * The head, CR/LF-safe (see the file comment). Values are written as they are and
+ * the result is checked once: it must hold exactly the CRLFs the writer put there.
+ * Only when a value carried CR or LF is the head rewritten with every value
+ * cleaned. (Cleaning each value on the fast path flattened every intermediate
+ * rope, which was most of the serializer's time.)
+ */
+function headText(msg: SipMessage, contentLength: number | undefined): string {
+  const w = writeHead(msg, asIs, contentLength);
+  if (countLineBreaks(w.text) === 2 * w.lines) return w.text;
+  return writeHead(msg, clean, contentLength).text;
 }
 
 /** Start line + typed headers + raw headers (without Content-Length), as header lines. */
 export function headerLines(msg: SipMessage): string[] {
-  const lines: string[] = [];
-  lines.push(msg.kind === 'request' ? clean(`${msg.method} ${serializeUri(msg.uri)} SIP/2.0`) : `SIP/2.0 ${msg.status} ${clean(msg.reason)}`);
-  for (const v of msg.via) lines.push('Via: ' + serializeVia(v));
-  if (msg.maxForwards !== undefined) lines.push(`Max-Forwards: ${msg.maxForwards}`);
-  for (const r of msg.route) lines.push('Route: ' + serializeNameAddr(r));
-  for (const r of msg.recordRoute) lines.push('Record-Route: ' + serializeNameAddr(r));
-  for (const r of msg.path) lines.push('Path: ' + serializeNameAddr(r));
-  lines.push('From: ' + serializeNameAddr(msg.from));
-  lines.push('To: ' + serializeNameAddr(msg.to));
-  lines.push('Call-ID: ' + clean(msg.callId));
-  lines.push(`CSeq: ${msg.cseq.seq} ${clean(msg.cseq.method)}`);
-  if (msg.contact === '*') lines.push('Contact: *');
-  else for (const c of msg.contact) lines.push('Contact: ' + serializeNameAddr(c));
-  if (msg.expires !== undefined) lines.push(`Expires: ${msg.expires}`);
-  if (msg.minExpires !== undefined) lines.push(`Min-Expires: ${msg.minExpires}`);
-  if (msg.require.length > 0) lines.push('Require: ' + clean(msg.require.join(', ')));
-  if (msg.proxyRequire.length > 0) lines.push('Proxy-Require: ' + clean(msg.proxyRequire.join(', ')));
-  if (msg.supported.length > 0) lines.push('Supported: ' + clean(msg.supported.join(', ')));
-  for (const a of msg.wwwAuthenticate) lines.push('WWW-Authenticate: ' + serializeAuth(a, false));
-  for (const a of msg.proxyAuthenticate) lines.push('Proxy-Authenticate: ' + serializeAuth(a, false));
-  for (const a of msg.authorization) lines.push('Authorization: ' + serializeAuth(a, true));
-  for (const a of msg.proxyAuthorization) lines.push('Proxy-Authorization: ' + serializeAuth(a, true));
-  if (msg.contentType !== undefined) lines.push('Content-Type: ' + serializeContentType(msg.contentType));
-  for (const h of msg.headers) lines.push(`${clean(h.name)}: ${clean(h.value)}`);
+  // Values are cleaned of CR/LF, so CRLF splits exactly at line ends.
+  const lines = headText(msg, undefined).split('\r\n');
+  lines.pop();
   return lines;
 }
 
 export function serializeMessage(msg: SipMessage): Buffer {
-  const lines = headerLines(msg);
-  lines.push(`Content-Length: ${msg.body.length}`);
-  const head = Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'utf8');
-  return msg.body.length === 0 ? head : Buffer.concat([head, msg.body]);
+  const head = headText(msg, msg.body.length);
+  if (msg.body.length === 0) return Buffer.from(head, 'utf8');
+  const headLen = Buffer.byteLength(head, 'utf8');
+  const out = Buffer.allocUnsafe(headLen + msg.body.length);
+  out.write(head, 0, 'utf8');
+  msg.body.copy(out, headLen);
+  return out;
 }
