@@ -118,13 +118,13 @@ export class TransactionLayer {
     const key = clientKey(branch, req.cseq.method);
     if (this.clients.has(key)) throw new TransactionUsageError(`branch ${branch} already in use for ${req.method}`);
     const env = this.env(target.transport);
-    const done = (): void => this.forgetClient(key, tx);
+    // Inline arrows: under tsx (esbuild keepNames) a named one costs a __name() call each time.
     const tx: ClientTx =
       req.method === 'INVITE'
-        ? new InviteClientTransaction(key, req, target, env, user, done, (cancel, t, u) => {
+        ? new InviteClientTransaction(key, req, target, env, user, () => this.forgetClient(key, tx), (cancel, t, u) => {
             this.request(cancel, t, u);
           })
-        : new NonInviteClientTransaction(key, req, target, env, user, done);
+        : new NonInviteClientTransaction(key, req, target, env, user, () => this.forgetClient(key, tx));
     this.clients.set(key, tx);
     tx.start();
     return tx;

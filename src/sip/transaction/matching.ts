@@ -9,7 +9,7 @@ const SEP = '\u0000';
 
 /** §17.1.3: a response matches the client transaction with its top Via branch and CSeq method. */
 export function clientKey(branch: string, cseqMethod: string): string {
-  return ['c', branch, cseqMethod].join(SEP);
+  return 'c' + SEP + branch + SEP + cseqMethod;
 }
 
 function paramsKey(params: Map<string, string | null>, skip: readonly string[] = []): string {
@@ -41,7 +41,7 @@ export function viaKey(v: Via): string {
 }
 
 function sentBy(v: Via): string {
-  return `${v.host.toLowerCase()}:${v.port ?? ''}`;
+  return v.host.toLowerCase() + ':' + (v.port ?? '');
 }
 
 /** True when the request's top Via carries an RFC 3261 branch (§17.2.3). */
@@ -58,6 +58,9 @@ export function hasRfc3261Branch(req: SipRequest): boolean {
 export function serverKey(req: SipRequest, method: string, toTag: string = tagOf(req.to.params)): string {
   const top = req.via[0];
   const branch = viaBranch(top);
+  // join() builds a flat string. Concatenation (`'s' + SEP + branch ...`) would give a
+  // rope holding `branch`, a slice of the request text: a Completed entry (§17.2.2)
+  // keyed by it would keep the whole request text alive for Timer J.
   if (top && isRfc3261Branch(branch)) return ['s', branch, sentBy(top), method].join(SEP);
   return [
     's2543',

@@ -86,8 +86,6 @@ export class NonInviteServerTransaction implements ServerTransaction {
   parked: CompletedServer | undefined = undefined;
   private last: SipResponse | undefined = undefined;
   private readonly lastBytes = new ResponseBytes();
-  /** Bound once: the error path of every send of this transaction. */
-  private readonly sendFailed = (err: unknown): void => this.onTransportError(err);
 
   constructor(
     readonly id: string,
@@ -214,7 +212,9 @@ export class NonInviteServerTransaction implements ServerTransaction {
 
   private sendLast(): void {
     const res = this.last;
-    if (res) this.lastBytes.send(this.env.transport, res, this.context, this.sendFailed);
+    // An inline arrow, not a bound class field: under tsx (esbuild keepNames) every named
+    // arrow field costs a __name() defineProperty per transaction.
+    if (res) this.lastBytes.send(this.env.transport, res, this.context, (err) => this.onTransportError(err));
   }
 }
 
