@@ -1,0 +1,164 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { FakeClock } from '../../../src/sip/clock.ts';
+import type { Via } from '../../../src/sip/message/types.ts';
+import { SWEEP_MS } from '../../../src/sip/transaction/completed-servers.ts';
+import { TransactionLayer } from '../../../src/sip/transaction/layer.ts';
+import { responseTo } from '../../../src/sip/transaction/messages.ts';
+import type { ServerTransaction, TransactionStateEvent } from '../../../src/sip/transaction/types.ts';
+import type { InboundContext } from '../../../src/sip/transport/types.ts';
+import { FakeTransport } from './fake-transport.ts';
+import { inboundRequest } from './fixtures.ts';
+
+const J = 64 * 500;
+
+/** A transport with the octets-only hot path (like SipTransport): it never sees the response object. */
+class OctetsTransport extends FakeTransport {
+  /** What was sent; `to` itself is not kept (it may be the inbound request, which the test wants collected). */
+  readonly octets: { data: string; via: Via; toHoldsRequest: boolean }[] = [];
+  /** When set, sendResponseNow reports this error (asynchronously, as the contract says). */
+  failNowWith: Error | undefined;
+  sendResponseNow(data: Buffer, via: Via, to: InboundContext, onError?: (err: unknown) => void): void {
+    if (this.failNowWith) {
+      const err = this.failNowWith;
+      process.nextTick(() => onError?.(err));
+      return;
+    }
+    this.octets.push({ data: data.toString('latin1'), via: { ...via, params: new Map(via.params) }, toHoldsRequest: 'msg' in to });
+  }
+  statusesNow(): string[] {
+    return this.octets.map((o) => o.data.slice(8, 11));
+  }
+}
+
+function withServer() {
+  const clock = new FakeClock();
+  const transport = new OctetsTransport();
+  const layer = new TransactionLayer(transport, { clock });
+  const errors: unknown[] = [];
+  layer.onError = (e) => errors.push(e);
+  const txs: ServerTransaction[] = [];
+  layer.onRequest = (tx) => txs.push(tx);
+  return { clock, transport, layer, errors, txs };
+}
+
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+describe('Completed non-INVITE server transactions (RFC 3261 §17.2.2)', () => {
+  it('MUST run Timer J of many Completed transactions on one clock timer and still answer retransmissions', () => {
+    const { clock, transport, layer, txs } = withServer();
+    for (let i = 0; i < 100; i++) transport.injectRequest(inboundRequest('REGISTER', { branch: `z9hG4bKmany${i}` }));
+    for (const tx of txs) tx.respond(responseTo(tx.request, 200, 'OK'));
+    assert.equal(layer.serverCount, 100);
+    assert.equal(clock.pending, 1, 'one sweep timer, not one timer per transaction');
+    transport.injectRequest(inboundRequest('REGISTER', { branch: 'z9hG4bKmany42' }));
+    assert.equal(txs.length, 100, 'the retransmission is absorbed, not a new request');
+    assert.equal(transport.octets.length, 101);
+    assert.equal(transport.octets[100].data, transport.octets[42].data, 'the same octets again');
+    clock.advance(J);
+    assert.ok(txs.every((tx) => tx.state === 'terminated'));
+    assert.equal(layer.serverCount, 0);
+    assert.equal(clock.pending, 0);
+    layer.close();
+  });
+
+  it('MUST keep each transaction for at least Timer J and at most SWEEP_MS longer', () => {
+    const { clock, transport, layer, txs } = withServer();
+    transport.injectRequest(inboundRequest('REGISTER', { branch: 'z9hG4bKfirst' }));
+    txs[0].respond(responseTo(txs[0].request, 200, 'OK'));
+    clock.advance(10);
+    transport.injectRequest(inboundRequest('REGISTER', { branch: 'z9hG4bKsecond' }));
+    txs[1].respond(responseTo(txs[1].request, 200, 'OK'));
+    clock.advance(J - 10); // Timer J of the first
+    assert.equal(txs[0].state, 'terminated');
+    assert.equal(txs[1].state, 'completed');
+    assert.equal(layer.serverCount, 1);
+    clock.advance(9);
+    transport.injectRequest(inboundRequest('REGISTER', { branch: 'z9hG4bKsecond' }));
+    assert.equal(txs.length, 2, 'still absorbed just before its Timer J');
+    clock.advance(1); // Timer J of the second: its state says so at once ...
+    assert.equal(txs[1].state, 'terminated');
+    clock.advance(SWEEP_MS); // ... and the sweep has dropped it by now
+    assert.equal(layer.serverCount, 0);
+    assert.equal(clock.pending, 0);
+    transport.injectRequest(inboundRequest('REGISTER', { branch: 'z9hG4bKsecond' }));
+    assert.equal(txs.length, 3, 'after Timer J a copy is a new request');
+    layer.close();
+  });
+
+  it('MUST report Completed → Terminated to onStateChange when Timer J fires', () => {
+    const { clock, transport, layer, txs } = withServer();
+    const seen: string[] = [];
+    layer.onStateChange = (ev: TransactionStateEvent) => seen.push(`${ev.kind} ${ev.method} ${ev.from}->${ev.to}`);
+    transport.injectRequest(inboundRequest('OPTIONS'));
+    txs[0].respond(responseTo(txs[0].request, 200, 'OK'));
+    clock.advance(J);
+    assert.deepEqual(seen, [
+      'non-invite-server OPTIONS idle->trying',
+      'non-invite-server OPTIONS trying->completed',
+      'non-invite-server OPTIONS completed->terminated',
+    ]);
+    layer.close();
+  });
+
+  it('MUST end the transaction and report a transport error when resending in Completed fails (§17.2.4)', async () => {
+    const { clock, transport, layer, errors, txs } = withServer();
+    transport.injectRequest(inboundRequest('BYE'));
+    txs[0].respond(responseTo(txs[0].request, 200, 'OK'));
+    transport.failNowWith = new Error('unreachable');
+    transport.injectRequest(inboundRequest('BYE'));
+    assert.equal(errors.length, 0, 'never reported synchronously');
+    await tick();
+    assert.deepEqual(errors, [transport.failNowWith]);
+    assert.equal(layer.serverCount, 0);
+    assert.equal(clock.pending, 0);
+    layer.close();
+  });
+
+  it('MUST tell a TU that asked for transport errors, with its transaction, when resending in Completed fails', async () => {
+    const { transport, layer, errors, txs } = withServer();
+    transport.injectRequest(inboundRequest('BYE'));
+    const told: [ServerTransaction, unknown][] = [];
+    txs[0].user = { onTransportError: (tx, err) => told.push([tx, err]) };
+    txs[0].respond(responseTo(txs[0].request, 200, 'OK'));
+    transport.failNowWith = new Error('unreachable');
+    transport.injectRequest(inboundRequest('BYE'));
+    await tick();
+    assert.equal(told.length, 1);
+    assert.equal(told[0][0], txs[0]);
+    assert.equal(told[0][1], transport.failNowWith);
+    assert.equal(txs[0].state, 'terminated');
+    assert.equal(layer.serverCount, 0);
+    assert.deepEqual(errors, []);
+    layer.close();
+  });
+
+  it('MUST NOT keep the request or the transaction alive in Completed (only octets and routing)', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const { transport, layer } = withServer();
+    let request: WeakRef<object> | undefined;
+    let transaction: WeakRef<object> | undefined;
+    layer.onRequest = (tx) => {
+      request = new WeakRef(tx.request);
+      transaction = new WeakRef(tx);
+      tx.respond(responseTo(tx.request, 200, 'OK'));
+    };
+    transport.injectRequest(inboundRequest('REGISTER'));
+    assert.equal(layer.serverCount, 1);
+    await tick();
+    gc();
+    assert.equal(request?.deref(), undefined, 'request collected');
+    assert.equal(transaction?.deref(), undefined, 'transaction collected');
+    transport.injectRequest(inboundRequest('REGISTER'));
+    assert.equal(transport.octets.length, 2);
+    const resent = transport.octets[1];
+    assert.equal(resent.data, transport.octets[0].data);
+    assert.equal(resent.via.host, '127.0.0.2');
+    assert.equal(resent.via.params.get('branch'), undefined, 'the kept Via routes the response and holds nothing else');
+    assert.equal(resent.toHoldsRequest, false, 'the kept context is not the inbound request');
+    layer.close();
+  });
+});
