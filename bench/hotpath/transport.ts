@@ -18,6 +18,7 @@ import { parseMessage } from '../../src/sip/message/parser.ts';
 import { serializeMessage } from '../../src/sip/message/serializer.ts';
 import type { Endpoint, SipRequest, SipResponse, Via } from '../../src/sip/message/types.ts';
 import { TransactionLayer } from '../../src/sip/transaction/layer.ts';
+import { buildCancel } from '../../src/sip/transaction/messages.ts';
 import type { ServerTransaction } from '../../src/sip/transaction/types.ts';
 import { SipTransport } from '../../src/sip/transport/transport.ts';
 import type { InboundContext, InboundRequest, TransportEvents, TransportLayer } from '../../src/sip/transport/types.ts';
@@ -121,6 +122,7 @@ async function layerProbe(): Promise<void> {
   console.log(`  live server tx ${layer.serverCount}`);
   const again = reqs.slice(0, 20000);
   time('layer: retransmission absorbed in Completed', again.length, (i) => transport.inject({ msg: again[i], source: PEER, local: LOCAL }));
+  time('buildCancel (transaction/messages.ts makeRequest)', 50000, (i) => buildCancel(reqs[i % reqs.length]));
   time('stub TU alone: createResponse 401/200', 50000, (i) => {
     const r = reqs[i % reqs.length];
     createResponse(r, r.authorization.length ? 200 : 401, 'x');
