@@ -7,6 +7,10 @@
  *                                                  the printed CPU is this process only (incl. GC threads)
  *   npx tsx bench/hotpath/transport.ts layer [N]    TransactionLayer over a no-I/O transport: µs per
  *                                                  inject → TU → respond → sendResponseBytes, split by stage
+ *   npx tsx bench/hotpath/transport.ts stages [N]   real SipTransport + TransactionLayer, µs CPU per message for
+ *                                                  (a) datagram → parse → Via stamp → 'request' event,
+ *                                                  (b) 'request' → transaction match/create → TU callback,
+ *                                                  (c) tx.respond(res) → serialize → UDP send (incl. deferred work)
  *   node --expose-gc --import tsx bench/hotpath/transport.ts mem [N]
  *                                                  heap / RSS held by N completed non-INVITE server
  *                                                  transactions (the Timer J window, §17.2.2)
@@ -190,6 +194,51 @@ async function udpProbe(): Promise<void> {
   await transport.close();
 }
 
+/** Per-stage CPU on the real transport; the response goes to a socket that never reads (the kernel drops it). */
+async function stagesProbe(): Promise<void> {
+  const transport = new SipTransport({ listen: [{ transport: 'udp', address: '127.0.0.94', port: 0 }] });
+  await transport.start();
+  const sink = await import('node:dgram').then((d) => d.createSocket('udp4'));
+  await new Promise<void>((r) => sink.bind(0, '127.0.0.95', () => r()));
+  const sinkPort = sink.address().port;
+  const layer = new TransactionLayer(transport, { clock: new SystemClock() });
+  const local = transport.listening()[0];
+  const from: Endpoint = { transport: 'udp', address: '127.0.0.95', port: sinkPort };
+  const udp = transport['udp'][0].listener;
+  const bufs = Array.from({ length: N }, (_, i) => Buffer.from(register(i, sinkPort, i % 2 === 1)));
+  const drain = (): Promise<void> => new Promise((r) => setImmediate(r));
+  const stage = async (name: string, n: number, f: (i: number) => void): Promise<void> => {
+    const c0 = process.cpuUsage();
+    for (let i = 0; i < n; i++) {
+      f(i);
+      if (i % 1000 === 999) await drain(); // let deferred sends and callbacks run, counted too
+    }
+    await drain();
+    console.log(name.padEnd(58), ((cpuMs(process.cpuUsage(c0)) * 1000) / n).toFixed(2), 'µs CPU');
+  };
+  // (a) transport only: the layer is not listening yet, a no-op listener takes the request.
+  layer.close();
+  const got: InboundRequest[] = [];
+  const keep = (r: InboundRequest): void => void got.push(r);
+  transport.on('request', keep);
+  await stage('(a) datagram → parse → stamp Via → request event', N, (i) => transport['onDatagram'](bufs[i], from, udp));
+  transport.off('request', keep);
+  // (b) the transaction layer on the inbound requests of (a); the TU only keeps the transaction.
+  const layer2 = new TransactionLayer(transport, { clock: new SystemClock() });
+  const txs: ServerTransaction[] = [];
+  layer2.onRequest = (tx) => void txs.push(tx);
+  const listeners = transport['emitter'].listeners('request') as ((r: InboundRequest) => void)[];
+  await stage('(b) request event → match/create server tx → TU', got.length, (i) => listeners[0](got[i]));
+  // (c) responses made beforehand, so only respond → serialize → send is counted.
+  const responses = txs.map((tx) => createResponse(tx.request, tx.request.authorization.length ? 200 : 401, 'x'));
+  await stage('(c) tx.respond(final) → serialize → UDP send', txs.length, (i) => txs[i].respond(responses[i]));
+  void local;
+  layer2.close();
+  sink.close();
+  await transport.close();
+}
+
 if (mode === 'layer') await layerProbe();
+else if (mode === 'stages') await stagesProbe();
 else if (mode === 'mem') await memProbe();
 else await udpProbe();

@@ -11,6 +11,17 @@ export interface Clock {
   now(): number;
   setTimer(ms: number, fn: () => void): TimerHandle;
   clearTimer(handle: TimerHandle | undefined): void;
+  /**
+   * Optional: milliseconds on a clock that never steps (unlike now(), which follows
+   * the wall clock). For deadlines kept as numbers rather than as timers, such as
+   * the shared Timer J sweep. Use monotonicNow(clock), which falls back to now().
+   */
+  monotonic?(): number;
+}
+
+/** The clock's monotonic time if it has one, else now(). */
+export function monotonicNow(clock: Clock): number {
+  return clock.monotonic ? clock.monotonic() : clock.now();
 }
 
 export class SystemClock implements Clock {
@@ -18,6 +29,9 @@ export class SystemClock implements Clock {
   private nextId = 1;
   now(): number {
     return Date.now();
+  }
+  monotonic(): number {
+    return performance.now();
   }
   setTimer(ms: number, fn: () => void): TimerHandle {
     const id = this.nextId++;

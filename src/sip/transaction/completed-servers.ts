@@ -14,7 +14,7 @@
  * and an entry can outlive its Timer J by up to SWEEP_MS — harmless, since J only
  * bounds how long retransmissions are absorbed. A lone entry expires exactly at J.
  */
-import type { Clock, TimerHandle } from '../clock.ts';
+import { monotonicNow, type Clock, type TimerHandle } from '../clock.ts';
 import type { SipResponse, Via } from '../message/types.ts';
 import type { InboundContext } from '../transport/types.ts';
 
@@ -34,13 +34,13 @@ export interface CompletedServer {
   readonly via: Via | undefined;
   /** Where the request came from. */
   readonly to: InboundContext;
-  /** Clock time at which Timer J fires. */
+  /** monotonicNow(clock) at which Timer J fires (a wall-clock step must not stretch J). */
   readonly expiresAt: number;
   /**
    * The transaction object, kept only when a TU asked to hear of transport errors
    * (§17.2.4 needs the transaction to tell it); otherwise nothing references it.
    */
-  readonly tx: { expire(): void; transportFailed(err: unknown): void } | undefined;
+  readonly tx: { expire(): void; transportFailed(err: unknown): void; destroy(): void } | undefined;
 }
 
 export class CompletedServers {
@@ -77,15 +77,16 @@ export class CompletedServers {
     return true;
   }
 
-  /** Drops everything without expiring it (layer shutdown). */
+  /** Drops everything without expiring it (layer shutdown); transactions still referenced are destroyed. */
   clear(): void {
+    for (const entry of this.entries.values()) entry.tx?.destroy();
     this.entries.clear();
     this.disarm();
   }
 
   private arm(at: number): void {
     this.timerAt = at;
-    this.timer = this.clock.setTimer(Math.max(0, at - this.clock.now()), () => this.sweep());
+    this.timer = this.clock.setTimer(Math.max(0, at - monotonicNow(this.clock)), () => this.sweep());
   }
 
   private disarm(): void {
@@ -95,7 +96,7 @@ export class CompletedServers {
 
   private sweep(): void {
     this.timer = undefined;
-    const now = Math.max(this.clock.now(), this.timerAt);
+    const now = Math.max(monotonicNow(this.clock), this.timerAt);
     const due: CompletedServer[] = [];
     for (const entry of this.entries.values()) {
       if (entry.expiresAt > now) break;

@@ -42,6 +42,7 @@
  *                             |           |
  *                             +-----------+
  */
+import { monotonicNow } from '../clock.ts';
 import type { SipRequest, SipResponse, Via } from '../message/types.ts';
 import type { InboundContext } from '../transport/types.ts';
 import type { CompletedServer } from './completed-servers.ts';
@@ -80,7 +81,7 @@ export class NonInviteServerTransaction implements ServerTransaction {
   readonly kind = 'non-invite-server';
   user: ServerTransactionUser | undefined = undefined;
   private current: NonInviteServerState = 'idle';
-  /** Clock time at which Timer J fires, once Completed on an unreliable transport. */
+  /** monotonicNow(clock) at which Timer J fires, once Completed on an unreliable transport. */
   private timerJAt = 0;
   /** The layer's record of this transaction while Completed (it does not point back). */
   parked: CompletedServer | undefined = undefined;
@@ -97,7 +98,7 @@ export class NonInviteServerTransaction implements ServerTransaction {
   ) {}
 
   get state(): NonInviteServerState {
-    if (this.current === 'completed' && this.timerJAt > 0 && this.env.clock.now() >= this.timerJAt) return 'terminated';
+    if (this.current === 'completed' && this.timerJAt > 0 && monotonicNow(this.env.clock) >= this.timerJAt) return 'terminated';
     return this.current;
   }
 
@@ -121,7 +122,7 @@ export class NonInviteServerTransaction implements ServerTransaction {
         if (j === 0) this.transition('terminated');
         else {
           // Timer J runs in the layer's CompletedServers sweep (see there for why).
-          this.timerJAt = this.env.clock.now() + j;
+          this.timerJAt = monotonicNow(this.env.clock) + j;
           this.parked = this.completedEntry();
           this.owner.park(this, this.parked);
         }

@@ -373,9 +373,9 @@ export class SipTransport implements TransportLayer {
 
   private onDatagram(data: Buffer, from: Endpoint, listener: UdpListener): void {
     try {
-      // An IPv4 socket reports dotted-quad sources, already canonical; IPv6 ones need canonicalIp.
-      const address = listener.family === 4 ? from.address : canonicalIp(from.address);
-      const source: Endpoint = { transport: 'udp', address, port: from.port };
+      // `from` is a fresh object per datagram. An IPv4 socket reports dotted-quad
+      // sources, already canonical; IPv6 ones need canonicalIp.
+      const source: Endpoint = listener.family === 4 ? from : { transport: 'udp', address: canonicalIp(from.address), port: from.port };
       this.receive(data, { source, local: { ...listener.local } });
     } catch (err) {
       this.fault(asTransportError(err), { remote: from, local: listener.local });

@@ -88,6 +88,36 @@ describe('Completed non-INVITE server transactions (RFC 3261 §17.2.2)', () => {
     layer.close();
   });
 
+  it('MUST NOT stretch Timer J when the wall clock steps back', () => {
+    /** The wall clock (now) stepped back an hour; the timers and monotonic time did not. */
+    class SteppedClock extends FakeClock {
+      stepped = 0;
+      now(): number {
+        return super.now() - this.stepped;
+      }
+      monotonic(): number {
+        return super.now();
+      }
+    }
+    const clock = new SteppedClock();
+    const transport = new OctetsTransport();
+    const layer = new TransactionLayer(transport, { clock });
+    const txs: ServerTransaction[] = [];
+    layer.onRequest = (tx) => txs.push(tx);
+    transport.injectRequest(inboundRequest('REGISTER', { branch: 'z9hG4bKstep1' }));
+    txs[0].respond(responseTo(txs[0].request, 200, 'OK'));
+    clock.advance(10);
+    transport.injectRequest(inboundRequest('REGISTER', { branch: 'z9hG4bKstep2' }));
+    txs[1].respond(responseTo(txs[1].request, 200, 'OK'));
+    clock.stepped = 3_600_000; // before the sweep re-arms for the second entry
+    clock.advance(J - 10 + SWEEP_MS);
+    assert.equal(txs[0].state, 'terminated');
+    assert.equal(txs[1].state, 'terminated');
+    assert.equal(layer.serverCount, 0);
+    assert.equal(clock.pending, 0);
+    layer.close();
+  });
+
   it('MUST report Completed → Terminated to onStateChange when Timer J fires', () => {
     const { clock, transport, layer, txs } = withServer();
     const seen: string[] = [];
