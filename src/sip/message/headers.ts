@@ -87,28 +87,54 @@ for (const [c, k] of [
   CORE_KEYS.set(c, k);
 }
 
+/**
+ * Typed keys numbered 0..20 in CORE_NAME order. The parser files header values in
+ * an array by this number: indexing one object by 21 different property names from
+ * one code site is a megamorphic keyed access in V8, an array index is not.
+ */
+export const CORE_KEY_LIST = Object.keys(CORE_NAME) as CoreKey[];
+export const CORE_ID = Object.fromEntries(CORE_KEY_LIST.map((k, i) => [k, i])) as Record<CoreKey, number>;
+
+interface Candidate {
+  lower: string;
+  key: CoreKey;
+  id: number;
+}
+
 /** Candidates bucketed by name length, for an allocation-free case-insensitive lookup. */
-const BY_LENGTH: [string, CoreKey][][] = [];
-for (const [lower, key] of CORE_KEYS) (BY_LENGTH[lower.length] ??= []).push([lower, key]);
+const BY_LENGTH: Candidate[][] = [];
+for (const [lower, key] of CORE_KEYS) (BY_LENGTH[lower.length] ??= []).push({ lower, key, id: CORE_ID[key] });
 
 /** Typed key of a header name (any case, compact forms), without allocating; undefined for raw headers. */
 export function coreKeyOf(name: string): CoreKey | undefined {
-  return coreKeyAt(name, 0, name.length);
+  const c = candidateAt(name, 0, name.length);
+  return c === undefined ? undefined : c.key;
 }
 
 /** coreKeyOf for the name s[start, end), so the parser need not slice it out. */
 export function coreKeyAt(s: string, start: number, end: number): CoreKey | undefined {
+  const c = candidateAt(s, start, end);
+  return c === undefined ? undefined : c.key;
+}
+
+/** CORE_ID of the header name s[start, end), or -1 for a raw header. */
+export function coreIdAt(s: string, start: number, end: number): number {
+  const c = candidateAt(s, start, end);
+  return c === undefined ? -1 : c.id;
+}
+
+function candidateAt(s: string, start: number, end: number): Candidate | undefined {
   const cands = BY_LENGTH[end - start];
   if (cands === undefined) return undefined;
   for (let k = 0; k < cands.length; k++) {
-    const lower = cands[k][0];
+    const lower = cands[k].lower;
     let i = 0;
     for (; i < lower.length; i++) {
       let c = s.charCodeAt(start + i);
       if (c >= 65 && c <= 90) c += 32;
       if (c !== lower.charCodeAt(i)) break;
     }
-    if (i === lower.length) return cands[k][1];
+    if (i === lower.length) return cands[k];
   }
   return undefined;
 }
@@ -338,6 +364,64 @@ export function parseOptionTags(values: string[], what: string): string[] {
  * that starts with `token LWS token =` begins a new one.
  */
 export function parseAuth(values: string[], what: string): AuthValue[] {
+  if (values.length === 1) {
+    const one = parseAuthSimple(values[0]);
+    if (one !== undefined) return [one];
+  }
+  return parseAuthGeneral(values, what);
+}
+
+/**
+ * The usual shape in one pass, without splitting the value into elements first:
+ * one challenge, `scheme 1*LWS name EQUAL value *(COMMA name EQUAL value)` with
+ * plain token values and no quoted-pair anywhere. Returns undefined
+ * for anything else (several challenges, escapes, '<' or '"' in a token value,
+ * empty elements, a fault ...), which parseAuthGeneral then reads — so for every
+ * input this gives the same AuthValue as parseAuthGeneral, or nothing.
+ */
+function parseAuthSimple(s: string): AuthValue | undefined {
+  // One search for quoted-pairs up front, not one per quoted value to the end of s.
+  if (s.indexOf('\\') >= 0) return undefined;
+  const t = tokenEnd(s, 0);
+  let i = skipWs(s, t);
+  if (t === 0 || i === t || i >= s.length) return undefined;
+  const params = new Map<string, string>();
+  for (;;) {
+    const ne = tokenEnd(s, i);
+    if (ne === i) return undefined;
+    const name = s.slice(i, ne).toLowerCase();
+    i = skipWs(s, ne);
+    if (s.charCodeAt(i) !== 61 /* = */) return undefined;
+    i = skipWs(s, i + 1);
+    let value: string;
+    if (s.charCodeAt(i) === 34 /* " */) {
+      const close = s.indexOf('"', i + 1);
+      if (close < 0) return undefined;
+      value = s.slice(i + 1, close);
+      i = close + 1;
+    } else {
+      let ve = i;
+      for (; ve < s.length; ve++) {
+        const c = s.charCodeAt(ve);
+        if (c === 44 /* , */ || isWs(c)) break;
+        if (c === 34 || c === 60 || c === 62) return undefined; // '"', '<', '>' need splitList's rules
+      }
+      value = s.slice(i, ve);
+      i = ve;
+    }
+    params.set(name, value);
+    i = skipWs(s, i);
+    if (i >= s.length) return { scheme: s.slice(0, t), params };
+    if (s.charCodeAt(i) !== 44) return undefined;
+    i = skipWs(s, i + 1);
+    // The next element must be a parameter (`token EQUAL`), not a new challenge or empty.
+    const te = tokenEnd(s, i);
+    if (te === i || s.charCodeAt(skipWs(s, te)) !== 61) return undefined;
+  }
+}
+
+/** Every form parseAuth accepts: split at top-level commas, then element by element. */
+export function parseAuthGeneral(values: string[], what: string): AuthValue[] {
   const out: AuthValue[] = [];
   for (const v of values) {
     let cur: AuthValue | undefined;

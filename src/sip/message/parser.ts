@@ -11,14 +11,15 @@
  * Core headers are parsed once, eagerly, into typed fields; all others are kept
  * raw (unfolded, trimmed) in order, compact names expanded.
  */
-import { createResponse, newTag } from './build.ts';
+import { bareRequest, createResponse, EMPTY_BODY, newTag } from './build.ts';
 import { SipParseError, type ParseResult } from './errors.ts';
 import { buildRawResponse } from './raw-response.ts';
 import {
-  coreKeyAt,
+  coreIdAt,
+  CORE_ID,
+  CORE_KEY_LIST,
   CORE_NAME,
   COMPACT_RAW,
-  type CoreKey,
   isSipDate,
   parseAuth,
   parseCallId,
@@ -34,7 +35,7 @@ import {
   parseVia,
 } from './headers.ts';
 import { isToken, isWs, trimWs } from './scan.ts';
-import type { CSeq, NameAddr, RawHeader, SipMessage, SipRequest, SipResponse, Uri, Via } from './types.ts';
+import type { CSeq, NameAddr, RawHeader, SipMessage, SipRequest, SipResponse, SipUri, Uri, Via } from './types.ts';
 import { parseUri as parseUriStrict } from './uri.ts';
 import { DEFAULT_LIMITS, type ParseLimits } from './limits.ts';
 
@@ -70,6 +71,7 @@ interface StartLine {
 
 /** SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT; returns 'ok', 'other' (valid but not 2.0) or 'bad'. */
 function checkVersion(v: string): 'ok' | 'other' | 'bad' {
+  if (v === 'SIP/2.0') return 'ok';
   if (v.length < 7 || v.slice(0, 4).toUpperCase() !== 'SIP/') return 'bad';
   const dot = v.indexOf('.', 4);
   if (dot < 5 || dot === v.length - 1) return 'bad';
@@ -82,29 +84,63 @@ function checkVersion(v: string): 'ok' | 'other' | 'bad' {
 
 /** Request-Line = Method SP Request-URI SP SIP-Version (§7.1): exactly single SPs (RFC 4475 §3.1.2.7–10). */
 function parseRequestLine(line: string, out: StartLine): void {
-  const parts = line.split(' ');
-  if (parts.length !== 3 || !isToken(parts[0])) throw new SipParseError('bad Request-Line');
-  const uri = parseUriStrict(parts[1], 'bad Request-URI');
+  const sp1 = line.indexOf(' ');
+  const sp2 = sp1 < 0 ? -1 : line.indexOf(' ', sp1 + 1);
+  if (sp2 < 0 || line.indexOf(' ', sp2 + 1) >= 0) throw new SipParseError('bad Request-Line');
+  const method = line.slice(0, sp1);
+  if (!isToken(method)) throw new SipParseError('bad Request-Line');
+  const uri = parseUriStrict(line.slice(sp1 + 1, sp2), 'bad Request-URI');
   // URI headers are not allowed in a Request-URI (§19.1.1 table; RFC 4475 §3.1.2.11).
-  if ('headers' in uri && uri.headers.size > 0) throw new SipParseError('bad Request-URI');
-  out.request = { method: parts[0], uri };
-  const v = checkVersion(parts[2]);
+  if ((uri.scheme === 'sip' || uri.scheme === 'sips') && (uri as SipUri).headers.size > 0) throw new SipParseError('bad Request-URI');
+  out.request = { method, uri };
+  const v = checkVersion(line.slice(sp2 + 1));
   if (v === 'bad') throw new SipParseError('bad Request-Line');
   if (v === 'other') throw new SipParseError('SIP Version Not Supported', 505);
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
 }
 
 /** Status-Line = SIP-Version SP Status-Code SP Reason-Phrase (§7.2). */
 function parseStatusLine(line: string, out: StartLine): void {
   const sp1 = line.indexOf(' ');
   if (sp1 < 0 || checkVersion(line.slice(0, sp1)) !== 'ok') throw new SipParseError('bad Status-Line');
+  // Status-Code = 3DIGIT, first digit 1-6, then SP or the end of the line.
+  const c0 = line.charCodeAt(sp1 + 1);
   const code = line.slice(sp1 + 1, sp1 + 4);
   const after = line.charCodeAt(sp1 + 4);
-  const status = Number(code);
-  if (!/^[1-6][0-9][0-9]$/.test(code) || (line.length > sp1 + 4 && after !== 32)) throw new SipParseError('bad Status-Line');
-  out.response = { status, reason: line.slice(sp1 + 5) };
+  if (code.length !== 3 || c0 < 49 || c0 > 54 || !isDigit(line.charCodeAt(sp1 + 2)) || !isDigit(line.charCodeAt(sp1 + 3)) || (line.length > sp1 + 4 && after !== 32)) {
+    throw new SipParseError('bad Status-Line');
+  }
+  out.response = { status: Number(code), reason: line.slice(sp1 + 5) };
 }
 
-type Collected = Partial<Record<CoreKey, string[]>>;
+/** Raw values of the typed headers, by CORE_ID, in order of appearance (undefined: header absent). */
+type Collected = (string[] | undefined)[];
+
+if (CORE_KEY_LIST.length !== 21) throw new Error('emptyCollected() must have one slot per typed header');
+const VIA = CORE_ID.via;
+const FROM = CORE_ID.from;
+const TO = CORE_ID.to;
+const CALL_ID = CORE_ID.callId;
+const CSEQ = CORE_ID.cseq;
+const MAX_FORWARDS = CORE_ID.maxForwards;
+const CONTACT = CORE_ID.contact;
+const ROUTE = CORE_ID.route;
+const RECORD_ROUTE = CORE_ID.recordRoute;
+const PATH = CORE_ID.path;
+const EXPIRES = CORE_ID.expires;
+const MIN_EXPIRES = CORE_ID.minExpires;
+const CONTENT_TYPE = CORE_ID.contentType;
+const CONTENT_LENGTH = CORE_ID.contentLength;
+const WWW_AUTHENTICATE = CORE_ID.wwwAuthenticate;
+const PROXY_AUTHENTICATE = CORE_ID.proxyAuthenticate;
+const AUTHORIZATION = CORE_ID.authorization;
+const PROXY_AUTHORIZATION = CORE_ID.proxyAuthorization;
+const REQUIRE = CORE_ID.require;
+const SUPPORTED = CORE_ID.supported;
+const PROXY_REQUIRE = CORE_ID.proxyRequire;
 
 function parseFrom(v: string): NameAddr {
   return parseNameAddrValue(v, 'bad From');
@@ -122,7 +158,15 @@ function isRawAck(startLine: string, cseq: string[] | undefined): boolean {
 const NO_LIMITS: Partial<ParseLimits> = {};
 
 export function parseMessage(data: Buffer, limits: Partial<ParseLimits> = NO_LIMITS): ParseResult {
-  const lim: ParseLimits = limits === NO_LIMITS ? DEFAULT_LIMITS : { ...DEFAULT_LIMITS, ...limits };
+  // One literal, not `{ ...DEFAULT_LIMITS, ...limits }`: this runs per datagram.
+  const lim: ParseLimits =
+    limits === NO_LIMITS
+      ? DEFAULT_LIMITS
+      : {
+          maxMessageSize: limits.maxMessageSize ?? DEFAULT_LIMITS.maxMessageSize,
+          maxHeaders: limits.maxHeaders ?? DEFAULT_LIMITS.maxHeaders,
+          maxLineLength: limits.maxLineLength ?? DEFAULT_LIMITS.maxLineLength,
+        };
   let isRequest = true;
   try {
     const start = skipLeadingCrlf(data, 0);
@@ -155,7 +199,7 @@ export function parseMessage(data: Buffer, limits: Partial<ParseLimits> = NO_LIM
  * parsing goes on so a response can still be built from the core headers.
  */
 class Ctx {
-  fault: SipParseError | undefined;
+  fault: SipParseError | undefined = undefined;
   readonly core: Collected = emptyCollected();
 
   fail(e: unknown): void {
@@ -164,24 +208,29 @@ class Ctx {
   }
 
   /** A single-valued header: the first value; several lines are a fault. */
-  one(key: CoreKey): string | undefined {
-    const v = this.core[key];
-    if (!v) return undefined;
-    if (v.length > 1) this.fail(new SipParseError(`multiple ${CORE_NAME[key]} headers`));
+  one(id: number): string | undefined {
+    const v = this.core[id];
+    if (v === undefined) return undefined;
+    if (v.length > 1) this.fail(new SipParseError(`multiple ${CORE_NAME[CORE_KEY_LIST[id]]} headers`));
     return v[0];
   }
 
-  required<T>(key: CoreKey, f: (v: string) => T): T | undefined {
-    const v = key === 'via' ? (this.core.via ? '' : undefined) : this.one(key);
+  required<T>(id: number, f: (v: string) => T): T | undefined {
+    const v = this.one(id);
     if (v === undefined) {
-      this.fail(new SipParseError(`missing ${CORE_NAME[key]}`));
+      this.fail(new SipParseError(`missing ${CORE_NAME[CORE_KEY_LIST[id]]}`));
       return undefined;
     }
-    return this.attempt(f, v);
+    try {
+      return f(v);
+    } catch (e) {
+      this.fail(e);
+      return undefined;
+    }
   }
 
-  opt<T>(key: CoreKey, f: (v: string, what: string) => T, what: string): T | undefined {
-    const v = this.one(key);
+  opt<T>(id: number, f: (v: string, what: string) => T, what: string): T | undefined {
+    const v = this.one(id);
     if (v === undefined) return undefined;
     try {
       return f(v, what);
@@ -191,9 +240,9 @@ class Ctx {
     }
   }
 
-  list<T>(key: CoreKey, f: (vs: string[], what: string) => T[], what: string): T[] {
-    const vs = this.core[key];
-    if (!vs) return [];
+  list<T>(id: number, f: (vs: string[], what: string) => T[], what: string): T[] {
+    const vs = this.core[id];
+    if (vs === undefined) return [];
     try {
       return f(vs, what);
     } catch (e) {
@@ -202,21 +251,39 @@ class Ctx {
     }
   }
 
-  attempt<A, T>(f: (a: A) => T, a: A): T | undefined {
+  /** Via: all values (a list, §20.42); missing is a fault. */
+  vias(): Via[] | undefined {
+    const vs = this.core[VIA];
+    if (vs === undefined) {
+      this.fail(new SipParseError('missing Via'));
+      return undefined;
+    }
     try {
-      return f(a);
+      return parseVia(vs);
     } catch (e) {
       this.fail(e);
       return undefined;
     }
   }
 
-  /** Files one unfolded header field under its typed key (name unused) or as a raw header. */
-  add(name: string, key: CoreKey | undefined, value: string, raw: RawHeader[]): void {
+  /** Contact: a list or '*' (§10.2.2); empty when absent or broken. */
+  contacts(): NameAddr[] | '*' {
+    const vs = this.core[CONTACT];
+    if (vs === undefined) return [];
+    try {
+      return parseContact(vs);
+    } catch (e) {
+      this.fail(e);
+      return [];
+    }
+  }
+
+  /** Files one unfolded header field under its typed id, or (id -1) as a raw header named `name`. */
+  add(name: string, id: number, value: string, raw: RawHeader[]): void {
     const v = trimWs(value);
-    if (key !== undefined) {
-      const list = this.core[key];
-      if (list === undefined) this.core[key] = [v];
+    if (id >= 0) {
+      const list = this.core[id];
+      if (list === undefined) this.core[id] = [v];
       else list.push(v);
     } else {
       raw.push({ name: name.length === 1 ? (COMPACT_RAW.get(name.toLowerCase()) ?? name) : name, value: v });
@@ -224,32 +291,13 @@ class Ctx {
   }
 }
 
-/** All typed keys present from the start, so the object keeps one shape. */
+/** One slot per typed header (CORE_ID order), all present from the start: a packed array, built from a literal. */
 function emptyCollected(): Collected {
-  return {
-    via: undefined, from: undefined, to: undefined, callId: undefined, cseq: undefined, maxForwards: undefined,
-    contact: undefined, route: undefined, recordRoute: undefined, path: undefined, expires: undefined,
-    minExpires: undefined, contentType: undefined, contentLength: undefined, wwwAuthenticate: undefined,
-    proxyAuthenticate: undefined, authorization: undefined, proxyAuthorization: undefined, require: undefined,
-    supported: undefined, proxyRequire: undefined,
-  };
-}
-
-/** A CR or LF that is not part of a CRLF (§7: lines end in CRLF). */
-function hasBareLineEnd(head: string): boolean {
-  for (let i = head.indexOf('\n'); i >= 0; i = head.indexOf('\n', i + 1)) if (head.charCodeAt(i - 1) !== 13) return true;
-  for (let i = head.indexOf('\r'); i >= 0; i = head.indexOf('\r', i + 1)) if (head.charCodeAt(i + 1) !== 10) return true;
-  return false;
-}
-
-/**
- * End of the line starting at `pos` (exclusive) and the start of the next (-1 at the
- * end of the section). A line ending in a bare LF loses the octet before it (the
- * message is rejected anyway, see hasBareLineEnd).
- */
-function lineAt(head: string, pos: number): { end: number; next: number } {
-  const lf = head.indexOf('\n', pos);
-  return lf < 0 ? { end: head.length, next: -1 } : { end: Math.max(pos, lf - 1), next: lf + 1 };
+  // prettier-ignore
+  return [
+    undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined,
+    undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined,
+  ];
 }
 
 /** True when some line of the header section is longer than `max` (cheap when the whole section is shorter). */
@@ -266,11 +314,16 @@ function hasLongLine(head: string, max: number): boolean {
 }
 
 function parseSections(data: Buffer, head: string, bodyStart: number, lim: ParseLimits, isRequest: boolean): ParseResult {
-  const ctx = new Ctx();
   if (hasLongLine(head, lim.maxLineLength)) return { ok: false, error: new SipParseError('line too long', 413), isRequest };
-  if (hasBareLineEnd(head)) ctx.fail(new SipParseError('bad line ending'));
-  let line = lineAt(head, 0);
-  const startLine = head.slice(0, line.end);
+  const ctx = new Ctx();
+  // Lines end in CRLF (§7); a CR or LF that is not part of a CRLF makes the message
+  // bad, and that fault outranks every other (checked line by line, applied below).
+  let bareLineEnd = false;
+  let lf = head.indexOf('\n');
+  let cr = head.indexOf('\r');
+  if (lf >= 0 ? lf === 0 || cr !== lf - 1 : cr >= 0) bareLineEnd = true;
+  // A line ending in a bare LF loses the octet before it (the message is rejected anyway).
+  const startLine = head.slice(0, lf < 0 ? head.length : Math.max(0, lf - 1));
   const sl: StartLine = {};
   try {
     if (isRequest) parseRequestLine(startLine, sl);
@@ -285,17 +338,19 @@ function parseSections(data: Buffer, head: string, bodyStart: number, lim: Parse
   const raw: RawHeader[] = [];
   let count = 0;
   let name: string | undefined;
-  let key: CoreKey | undefined;
+  let id = -1;
   let value = '';
-  for (let pos = line.next; pos >= 0; pos = line.next) {
-    line = lineAt(head, pos);
-    const end = line.end;
+  for (let pos = lf < 0 ? -1 : lf + 1; pos >= 0; pos = lf < 0 ? -1 : lf + 1) {
+    lf = head.indexOf('\n', pos);
+    cr = head.indexOf('\r', pos);
+    if (lf >= 0 ? lf === pos || cr !== lf - 1 : cr >= 0) bareLineEnd = true;
+    const end = lf < 0 ? head.length : Math.max(pos, lf - 1);
     if (end > pos && isWs(head.charCodeAt(pos))) {
       if (name === undefined) ctx.fail(new SipParseError('bad header line'));
       value += ' ' + trimWs(head.slice(pos, end));
       continue;
     }
-    if (name !== undefined) ctx.add(name, key, value, raw);
+    if (name !== undefined) ctx.add(name, id, value, raw);
     name = undefined;
     if (++count > lim.maxHeaders) return { ok: false, error: new SipParseError('too many headers', 413), isRequest };
     let colon = head.indexOf(':', pos);
@@ -304,9 +359,9 @@ function parseSections(data: Buffer, head: string, bodyStart: number, lim: Parse
     let ne = colon < 0 ? pos : colon;
     while (ns < ne && isWs(head.charCodeAt(ns))) ns++;
     while (ne > ns && isWs(head.charCodeAt(ne - 1))) ne--;
-    key = coreKeyAt(head, ns, ne);
+    id = coreIdAt(head, ns, ne);
     let n = '';
-    if (key === undefined) {
+    if (id < 0) {
       n = head.slice(ns, ne);
       if (!isToken(n)) {
         ctx.fail(new SipParseError('bad header line'));
@@ -314,33 +369,36 @@ function parseSections(data: Buffer, head: string, bodyStart: number, lim: Parse
       }
     }
     name = n;
-    value = head.slice(colon + 1, end);
+    // Leading LWS skipped here (one slice instead of two); add() trims the rest.
+    let vs = colon + 1;
+    while (vs < end && isWs(head.charCodeAt(vs))) vs++;
+    value = head.slice(vs, end);
   }
-  if (name !== undefined) ctx.add(name, key, value, raw);
+  if (name !== undefined) ctx.add(name, id, value, raw);
 
   // The five headers a response needs (§8.2.6.2), in this order so the fault names the first problem.
-  const via = ctx.required<Via[]>('via', () => parseVia(core.via ?? []));
-  const from = ctx.required<NameAddr>('from', parseFrom);
-  const to = ctx.required<NameAddr>('to', parseTo);
-  const callId = ctx.required<string>('callId', parseCallId);
-  const cseq = ctx.required<CSeq>('cseq', parseCSeq);
+  const via = ctx.vias();
+  const from = ctx.required<NameAddr>(FROM, parseFrom);
+  const to = ctx.required<NameAddr>(TO, parseTo);
+  const callId = ctx.required<string>(CALL_ID, parseCallId);
+  const cseq = ctx.required<CSeq>(CSEQ, parseCSeq);
 
-  const maxForwards = ctx.opt('maxForwards', parseMaxForwards, '');
-  const contact = core.contact ? (ctx.attempt(parseContact, core.contact) ?? []) : [];
-  const route = ctx.list('route', parseNameAddrList, 'bad Route');
-  const recordRoute = ctx.list('recordRoute', parseNameAddrList, 'bad Record-Route');
-  const path = ctx.list('path', parseNameAddrList, 'bad Path');
-  const expires = ctx.opt('expires', parseDeltaSeconds, 'bad Expires');
-  const minExpires = ctx.opt('minExpires', parseDeltaSeconds, 'bad Min-Expires');
-  const contentType = ctx.opt('contentType', parseContentType, '');
-  const contentLength = ctx.opt('contentLength', parseContentLength, '');
-  const wwwAuthenticate = ctx.list('wwwAuthenticate', parseAuth, 'bad WWW-Authenticate');
-  const proxyAuthenticate = ctx.list('proxyAuthenticate', parseAuth, 'bad Proxy-Authenticate');
-  const authorization = ctx.list('authorization', parseAuth, 'bad Authorization');
-  const proxyAuthorization = ctx.list('proxyAuthorization', parseAuth, 'bad Proxy-Authorization');
-  const require = ctx.list('require', parseOptionTags, 'bad Require');
-  const supported = ctx.list('supported', parseOptionTags, 'bad Supported');
-  const proxyRequire = ctx.list('proxyRequire', parseOptionTags, 'bad Proxy-Require');
+  const maxForwards = ctx.opt(MAX_FORWARDS, parseMaxForwards, '');
+  const contact = ctx.contacts();
+  const route = ctx.list(ROUTE, parseNameAddrList, 'bad Route');
+  const recordRoute = ctx.list(RECORD_ROUTE, parseNameAddrList, 'bad Record-Route');
+  const path = ctx.list(PATH, parseNameAddrList, 'bad Path');
+  const expires = ctx.opt(EXPIRES, parseDeltaSeconds, 'bad Expires');
+  const minExpires = ctx.opt(MIN_EXPIRES, parseDeltaSeconds, 'bad Min-Expires');
+  const contentType = ctx.opt(CONTENT_TYPE, parseContentType, '');
+  const contentLength = ctx.opt(CONTENT_LENGTH, parseContentLength, '');
+  const wwwAuthenticate = ctx.list(WWW_AUTHENTICATE, parseAuth, 'bad WWW-Authenticate');
+  const proxyAuthenticate = ctx.list(PROXY_AUTHENTICATE, parseAuth, 'bad Proxy-Authenticate');
+  const authorization = ctx.list(AUTHORIZATION, parseAuth, 'bad Authorization');
+  const proxyAuthorization = ctx.list(PROXY_AUTHORIZATION, parseAuth, 'bad Proxy-Authorization');
+  const require = ctx.list(REQUIRE, parseOptionTags, 'bad Require');
+  const supported = ctx.list(SUPPORTED, parseOptionTags, 'bad Supported');
+  const proxyRequire = ctx.list(PROXY_REQUIRE, parseOptionTags, 'bad Proxy-Require');
 
   for (const h of raw) {
     // Date must be an RFC 1123 date in GMT (§20.17; RFC 4475 §3.1.2.12).
@@ -356,23 +414,22 @@ function parseSections(data: Buffer, head: string, bodyStart: number, lim: Parse
     if (contentLength > available) ctx.fail(new SipParseError('Content-Length larger than body'));
     else bodyLen = contentLength;
   }
-  const body = Buffer.from(data.subarray(bodyStart, bodyStart + bodyLen));
+  // A copy, so the message does not pin the receive buffer; no allocation when empty.
+  const body = bodyLen === 0 ? EMPTY_BODY : Buffer.from(data.subarray(bodyStart, bodyStart + bodyLen));
 
-  const fault = ctx.fault;
+  const fault = bareLineEnd ? new SipParseError('bad line ending') : ctx.fault;
   if (fault || !via || !from || !to || callId === undefined || !cseq || !(sl.request || sl.response)) {
     const error = fault ?? new SipParseError('unparseable message');
     if (!isRequest) return { ok: false, error, isRequest };
     // An ACK is never answered (§17.2.1, §17.2.3): a broken one is just dropped.
-    if (cseq?.method === 'ACK' || sl.request?.method === 'ACK' || isRawAck(startLine, core.cseq)) return { ok: false, error, isRequest };
+    if (cseq?.method === 'ACK' || sl.request?.method === 'ACK' || isRawAck(startLine, core[CSEQ])) return { ok: false, error, isRequest };
     if (!via || !from || !to || callId === undefined || !cseq) {
-      const rawResponse = buildRawResponse(core, error.status, error.fault, newTag());
+      const rawResponse = buildRawResponse({ via: core[VIA], from: core[FROM], to: core[TO], callId: core[CALL_ID], cseq: core[CSEQ] }, error.status, error.fault, newTag());
       return rawResponse ? { ok: false, error, isRequest, rawResponse } : { ok: false, error, isRequest };
     }
-    const req = {
-      kind: 'request', method: cseq.method, uri: { scheme: 'sip', raw: '' }, via, from, to, callId, cseq,
-      contact: [], route: [], recordRoute: [], path: [], wwwAuthenticate: [], proxyAuthenticate: [],
-      authorization: [], proxyAuthorization: [], require: [], supported: [], proxyRequire: [], headers: raw, body,
-    } satisfies SipRequest;
+    // Only what createResponse copies matters here: the Request-URI is a placeholder.
+    const req = bareRequest(cseq.method, { scheme: 'sip', raw: '' }, via, from, to, callId, cseq);
+    req.headers = raw;
     const response = createResponse(req, error.status, error.fault);
     if (!response.to.params.has('tag')) response.to.params.set('tag', newTag());
     return { ok: false, error, isRequest, response };
