@@ -95,10 +95,13 @@ export class SqliteLocationStore implements LocationStore {
     return new SqliteLocationStore(openDatabase(file, options), { ownsDatabase: true, cacheReads: options?.cacheReads });
   }
 
+  /** The returned array may be the cache's own: callers must not modify it (the store itself replaces, never edits, cached lists). */
   bindings(aor: string, now: number): Binding[] {
     this.check();
     const list = this.cache.get(aor) ?? this.load(aor);
-    return list.filter((b) => b.expiresAt > now);
+    // Usually nothing has expired: hand out the list itself instead of a filtered copy.
+    for (const b of list) if (b.expiresAt <= now) return list.filter((x) => x.expiresAt > now);
+    return list;
   }
 
   /** Reads an AOR from the file (and caches it when reads are cached). */

@@ -92,15 +92,15 @@ function contactUri(b: Binding): Uri | null {
 }
 
 /** A binding as a Contact value of a 200 (§10.3 step 8). */
-function bindingContact(b: Binding, now: number): NameAddr[] {
+function bindingContact(b: Binding, now: number): NameAddr | undefined {
   const uri = contactUri(b);
-  if (uri === null) return []; // a store row we cannot read back is not advertised
+  if (uri === null) return undefined; // a store row we cannot read back is not advertised
   const params = new Map<string, string | null>();
   params.set('expires', String(Math.max(0, Math.ceil((b.expiresAt - now) / 1000))));
   params.set('q', formatQ(b.q));
   if (b.instanceId !== undefined) params.set('+sip.instance', `"${b.instanceId}"`);
   if (b.regId !== undefined) params.set('reg-id', String(b.regId));
-  return [{ uri, params }];
+  return { uri, params };
 }
 
 /** The LocationStore order: highest q first, then most recently updated, then contact. */
@@ -292,16 +292,22 @@ export class Registrar {
 
   /** Step 7: compute the tentative binding set, then commit it all or nothing. */
   private update(req: SipRequest, contactValues: NameAddr[], flow: FlowInfo, aor: string, now: number): SipResponse {
-    const contacts = contactValues.map((c) => {
+    // NOTE: plain loops rather than map/filter chains here and below: this runs
+    // for every registration, and each callback is an allocation (plus, under
+    // tsx, a __name() call for every named closure).
+    const contacts: RegContact[] = [];
+    let withRegId = 0;
+    for (const c of contactValues) {
       if (!isSipUri(c.uri)) throw new RegistrarError('REG_BAD_REQUEST', 'Unsupported Contact URI scheme');
-      return readContact(c, req.expires, this.opts.defaultExpires);
-    });
+      const rc = readContact(c, req.expires, this.opts.defaultExpires);
+      if (rc.regId !== undefined && rc.instanceId !== undefined) withRegId++;
+      contacts.push(rc);
+    }
 
     // RFC 5626 §6: outbound applies when the UA supports it and the contact carries
     // instance + reg-id; at most one such contact per REGISTER.
-    const withRegId = contacts.filter((c) => c.regId !== undefined && c.instanceId !== undefined);
-    const outbound = req.supported.includes('outbound') && withRegId.length > 0;
-    if (outbound && withRegId.length > 1) throw new RegistrarError('REG_BAD_REQUEST', 'Multiple reg-id Contacts');
+    const outbound = withRegId > 0 && req.supported.includes('outbound');
+    if (outbound && withRegId > 1) throw new RegistrarError('REG_BAD_REQUEST', 'Multiple reg-id Contacts');
     if (outbound && req.path.length > 0) {
       // The edge proxy that added the first Path must do outbound (flag "ob", RFC 5626 §5.1, §6).
       const first = req.path[0].uri;
@@ -317,21 +323,27 @@ export class Registrar {
     // NOTE: stored even when the UA did not send "Supported: path" (Kamailio's
     // "lazy" mode, not YXA/Kamailio-"strict" 420/421): a proxy that added Path
     // anyway (§5.2 says it SHOULD NOT) is still the only way back to the phone.
-    const path = req.path.map((p) => serializeNameAddr(p));
+    const path = req.path.length === 0 ? [] : req.path.map((p) => serializeNameAddr(p));
     const userAgent = getHeader(req, 'User-Agent');
     const original = this.opts.store.bindings(aor, now);
-    let work: Binding[] = [...original];
-    const fresh = new Set<Binding>();
+    let work: Binding[] = original;
+    const fresh: Binding[] = [];
     for (const c of contacts) {
       const contact = serializeUri(c.nameAddr.uri);
-      const matched = work.filter((b) => contactMatches(b, c, contact, outbound));
-      for (const b of matched) {
-        // Same Call-ID: only a higher CSeq may touch the binding; out-of-order requests fail.
-        if (!fresh.has(b) && b.callId === req.callId && req.cseq.seq <= b.cseq) throw new RegistrarError('REG_OUT_OF_ORDER');
-      }
-      work = work.filter((b) => !matched.includes(b));
       // The registrar MAY shorten the interval (§10.3 step 7): clamp to maxExpires.
       const seconds = Math.min(c.requested, this.opts.maxExpires);
+      // Drop the bindings this contact matches; when it adds one, also a leftover
+      // with the same contact string (two entries may not share (aor, contact)).
+      const rest: Binding[] = [];
+      for (const b of work) {
+        if (contactMatches(b, c, contact, outbound)) {
+          // Same Call-ID: only a higher CSeq may touch the binding; out-of-order requests fail.
+          if (!fresh.includes(b) && b.callId === req.callId && req.cseq.seq <= b.cseq) throw new RegistrarError('REG_OUT_OF_ORDER');
+        } else if (seconds === 0 || b.contact !== contact) {
+          rest.push(b);
+        }
+      }
+      work = rest;
       if (seconds === 0) continue; // expires 0 removes (or is a no-op for an unknown contact)
       // One literal, every key, always this order: all Bindings share one V8 shape.
       const b: Binding = {
@@ -351,10 +363,8 @@ export class Registrar {
         reachable: true,
         node: this.opts.nodeName,
       };
-      // Two stored entries may not share (aor, contact): drop a same-string leftover.
-      work = work.filter((x) => x.contact !== b.contact);
       work.push(b);
-      fresh.add(b);
+      fresh.push(b);
       parsedContacts.set(b, c.nameAddr.uri);
     }
     const max = this.opts.maxBindingsPerAor;
@@ -371,17 +381,19 @@ export class Registrar {
    * either way a store failure fails the request with 500.
    */
   private commit(aor: string, original: Binding[], next: Binding[]): Binding[] {
-    const { store } = this.opts;
-    const keep = new Set(next.map((b) => b.contact));
-    const unchanged = new Set(next.filter((b) => original.includes(b)));
-    const apply = (): void => {
-      for (const b of original) if (!keep.has(b.contact)) store.remove(aor, b.contact);
-      for (const b of next) if (!unchanged.has(b)) store.save(b);
-    };
+    const { store, onChange } = this.opts;
+    // What the store will hold, without reading it back (every entry is unexpired).
+    const current = next.slice().sort(storeOrder);
     try {
-      if (this.staging && store.stage) this.staged = store.stage(apply);
-      else if (store.transaction) store.transaction(apply);
-      else apply();
+      if (this.staging && store.stage) {
+        // Group commit: the change is visible now, durable when `staged` resolves;
+        // observers hear of it only then (as with a committed transaction below).
+        const committed = store.stage(() => this.apply(aor, original, next));
+        this.staged = onChange === undefined ? committed : committed.then(() => onChange(aor, current));
+        return current;
+      }
+      if (store.transaction) store.transaction(() => this.apply(aor, original, next));
+      else this.apply(aor, original, next);
     } catch (err) {
       if (!store.transaction) {
         const originalKeys = new Set(original.map((b) => b.contact));
@@ -394,21 +406,31 @@ export class Registrar {
       }
       throw new RegistrarError('REG_STORE_FAILED', 'location store failed', { cause: err });
     }
-    // What the store now holds, without reading it back (every entry is unexpired).
-    const current = [...next].sort(storeOrder);
-    this.opts.onChange?.(aor, current);
+    onChange?.(aor, current);
     return current;
+  }
+
+  /** The store writes turning `original` into `next`: removals, then new or changed bindings. */
+  private apply(aor: string, original: Binding[], next: Binding[]): void {
+    const { store } = this.opts;
+    for (const b of original) if (!next.some((n) => n.contact === b.contact)) store.remove(aor, b.contact);
+    for (const b of next) if (!original.includes(b)) store.save(b);
   }
 
   /** Step 8: 200 with every current binding, Date, and Path/outbound echoes. */
   private ok(req: SipRequest, aor: string, now: number, outbound: boolean, current?: Binding[]): SipResponse {
     const res = this.respond(req, 200, 'OK');
-    res.contact = (current ?? this.opts.store.bindings(aor, now)).flatMap((b) => bindingContact(b, now));
+    const contact: NameAddr[] = [];
+    for (const b of current ?? this.opts.store.bindings(aor, now)) {
+      const value = bindingContact(b, now);
+      if (value !== undefined) contact.push(value);
+    }
+    res.contact = contact;
     // RFC 3327 §5.3: return the Path we stored when the UA said it supports path.
     if (req.supported.includes('path') && req.path.length > 0) res.path = req.path.map((p) => ({ ...p }));
     // RFC 5626 §6: the UA learns that outbound is in use from Require: outbound.
     if (outbound) res.require = ['outbound'];
-    res.supported = [...SUPPORTED_OPTION_TAGS];
+    res.supported = SUPPORTED_OPTION_TAGS.slice();
     // §10.3 step 8: Date lets simple UAs set their clock (§20.17, rfc1123-date in GMT).
     res.headers.push({ name: 'Date', value: this.dates.at(now) });
     return res;

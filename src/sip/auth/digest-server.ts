@@ -17,12 +17,15 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import type { AuthValue, SipRequest, SipResponse } from '../message/types.ts';
 import { serializeUri } from '../message/uri.ts';
+import { parseUri } from '../message/uri.ts';
+import type { Uri } from '../message/types.ts';
 import {
   DIGEST_HEX_LENGTH,
-  digestResponse,
-  digestUriMatches,
+  ha2Of,
   isDigest,
   parseAlgorithm,
+  parsedDigestUriMatches,
+  responseFromHa2,
   type DigestAlgorithm,
 } from './digest.ts';
 import { NonceMint } from './nonce.ts';
@@ -70,6 +73,31 @@ export interface VerifyOptions {
 
 const NC_RE = /^[0-9a-fA-F]{8}$/;
 
+/**
+ * Entries of the per-server memo tables below. Phones send the same digest-uri
+ * and method with every REGISTER, so these hit nearly always; they are emptied
+ * when full, which bounds what a flood of made-up values can cost in memory.
+ */
+const MEMO_MAX = 1024;
+
+function memo<V>(table: Map<string, V>, key: string, compute: () => V): V {
+  let v = table.get(key);
+  if (v === undefined) {
+    v = compute();
+    if (table.size >= MEMO_MAX) table.clear();
+    table.set(key, v);
+  }
+  return v;
+}
+
+function parseOrNull(uri: string): Uri | null {
+  try {
+    return parseUri(uri);
+  } catch {
+    return null;
+  }
+}
+
 export class DigestServer {
   readonly realm: string;
   private readonly mint: NonceMint;
@@ -77,6 +105,10 @@ export class DigestServer {
   private readonly algorithms: DigestAlgorithm[];
   private readonly nonceTtlMs: number;
   private readonly dummyHa1: Record<DigestAlgorithm, string>;
+  /** digest-uri text → parsed (null: does not parse). */
+  private readonly digestUris = new Map<string, Uri | null>();
+  /** algorithm ":" method ":" digest-uri → HA2. */
+  private readonly ha2s = new Map<string, string>();
 
   constructor(private readonly opts: DigestServerOptions) {
     this.realm = opts.realm;
@@ -92,12 +124,11 @@ export class DigestServer {
   challenge(opts: ChallengeOptions = {}): AuthValue[] {
     const nonce = this.mint.issue(this.opts.clock.now() + this.nonceTtlMs);
     return this.algorithms.map((algorithm) => {
-      const params = new Map<string, string>([
-        ['realm', this.realm],
-        ['nonce', nonce],
-        ['algorithm', algorithm],
-        ['qop', 'auth'],
-      ]);
+      const params = new Map<string, string>();
+      params.set('realm', this.realm);
+      params.set('nonce', nonce);
+      params.set('algorithm', algorithm);
+      params.set('qop', 'auth');
       if (this.opts.opaque !== undefined) params.set('opaque', this.opts.opaque);
       if (opts.stale) params.set('stale', 'true');
       return { scheme: 'Digest', params };
@@ -144,7 +175,8 @@ export class DigestServer {
       return { result: 'challenge', reason: 'unsupported', stale: false };
     }
 
-    if (!digestUriMatches(uri, req.uri, serializeUri(req.uri))) {
+    const parsedUri = memo(this.digestUris, uri, () => parseOrNull(uri));
+    if (parsedUri === null || !parsedDigestUriMatches(uri, parsedUri, req.uri, () => serializeUri(req.uri))) {
       return { result: 'bad-request', reason: 'digest uri does not match Request-URI' };
     }
     if (this.opts.opaque !== undefined && p.get('opaque') !== this.opts.opaque) {
@@ -158,7 +190,8 @@ export class DigestServer {
     // Same work for unknown users: compute against a dummy HA1 (no timing oracle).
     const found = lookup(username, this.realm, algorithm);
     const ha1 = found?.ha1 ?? this.dummyHa1[algorithm];
-    const expected = Buffer.from(digestResponse({ algorithm, ha1, method: req.method, uri, nonce, qop }), 'latin1');
+    const ha2 = memo(this.ha2s, `${algorithm}:${req.method}:${uri}`, () => ha2Of(algorithm, req.method, uri));
+    const expected = Buffer.from(responseFromHa2({ algorithm, ha1, method: req.method, uri, nonce, qop }, ha2), 'latin1');
     const given = Buffer.from(response.toLowerCase(), 'latin1');
     const match = given.length === expected.length && timingSafeEqual(given, expected);
     if (!match || !found) return { result: 'rejected', reason: 'bad-credentials', username };

@@ -9,7 +9,7 @@
  *
  * "-sess" variants and qop=auth-int are not supported.
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { SpacephoneError } from '../../util/errors.ts';
 import { parseUri } from '../message/uri.ts';
 import { isSipUri, type AuthValue, type Uri } from '../message/types.ts';
@@ -38,8 +38,17 @@ export function parseAlgorithm(value: string | undefined): DigestAlgorithm | und
   return (ALGORITHM_PREFERENCE as readonly string[]).includes(upper) ? (upper as DigestAlgorithm) : undefined;
 }
 
+/**
+ * crypto.hash (Node >= 20.12) hashes in one native call, ~4x cheaper than a
+ * createHash object for these short inputs (three of them per REGISTER);
+ * older Node 20 releases lack it. Both hash the UTF-8 bytes of the string.
+ */
+const oneShot: ((algorithm: string, data: string, encoding: 'hex') => string) | undefined =
+  typeof (crypto as { hash?: unknown }).hash === 'function' ? crypto.hash : undefined;
+
 export function hash(algorithm: DigestAlgorithm, data: string): string {
-  return createHash(NODE_HASH[algorithm]).update(data, 'utf8').digest('hex');
+  if (oneShot !== undefined) return oneShot(NODE_HASH[algorithm], data, 'hex');
+  return crypto.createHash(NODE_HASH[algorithm]).update(data, 'utf8').digest('hex');
 }
 
 /** HA1 = H(username:realm:password) (RFC 7616 §3.4.2). Store this instead of the password. */
@@ -58,7 +67,16 @@ export interface DigestResponseInput {
 }
 
 export function digestResponse(i: DigestResponseInput): string {
-  const ha2 = hash(i.algorithm, `${i.method}:${i.uri}`);
+  return responseFromHa2(i, ha2Of(i.algorithm, i.method, i.uri));
+}
+
+/** HA2 = H(method ":" digest-uri) (qop=auth or none). */
+export function ha2Of(algorithm: DigestAlgorithm, method: string, uri: string): string {
+  return hash(algorithm, `${method}:${uri}`);
+}
+
+/** The response from a known HA2 (a server may reuse it: phones send the same method and uri every time). */
+export function responseFromHa2(i: DigestResponseInput, ha2: string): string {
   const ha1Lower = i.ha1.toLowerCase();
   if (i.qop) return hash(i.algorithm, `${ha1Lower}:${i.nonce}:${i.qop.nc}:${i.qop.cnonce}:auth:${ha2}`);
   return hash(i.algorithm, `${ha1Lower}:${i.nonce}:${ha2}`);
@@ -96,6 +114,11 @@ export function digestUriMatches(digestUri: string, requestUri: Uri, serialized:
   } catch {
     return false;
   }
+  return parsedDigestUriMatches(digestUri, parsed, requestUri, () => serialized);
+}
+
+/** digestUriMatches with the digest-uri already parsed; `serialized` is asked for only when a URI is not a SIP URI. */
+export function parsedDigestUriMatches(digestUri: string, parsed: Uri, requestUri: Uri, serialized: () => string): boolean {
   if (isSipUri(parsed) && isSipUri(requestUri)) {
     return (
       parsed.scheme === requestUri.scheme &&
@@ -104,5 +127,5 @@ export function digestUriMatches(digestUri: string, requestUri: Uri, serialized:
       parsed.port === requestUri.port
     );
   }
-  return digestUri.toLowerCase() === serialized.toLowerCase();
+  return digestUri.toLowerCase() === serialized().toLowerCase();
 }
