@@ -83,14 +83,24 @@ function checkChars(s: string, what: string): void {
   }
 }
 
-function parseUriParams(s: string, params: Params, what: string): void {
-  if (s.length === 0) return;
-  for (const p of s.split(';')) {
-    if (p.length === 0) throw bad(what);
-    const eq = p.indexOf('=');
-    const name = unescape(eq < 0 ? p : p.slice(0, eq), what).toLowerCase();
+/**
+ * uri-parameters (§19.1.1) of `s[from, to)`, the text after the first ';':
+ * `name[=value]` separated by ';'. Empty text is no parameters; an empty element is a fault.
+ * Works on offsets (no split): most URIs carry one parameter or none.
+ */
+function parseUriParams(s: string, from: number, to: number, params: Params, what: string): void {
+  if (from >= to) return;
+  for (let i = from; ; ) {
+    let e = s.indexOf(';', i);
+    if (e < 0 || e > to) e = to;
+    if (e === i) throw bad(what);
+    let eq = s.indexOf('=', i);
+    if (eq >= e) eq = -1;
+    const name = unescape(s.slice(i, eq < 0 ? e : eq), what).toLowerCase();
     if (name.length === 0) throw bad(what);
-    params.set(name, eq < 0 ? null : unescape(p.slice(eq + 1), what));
+    params.set(name, eq < 0 ? null : unescape(s.slice(eq + 1, e), what));
+    if (e === to) return;
+    i = e + 1;
   }
 }
 
@@ -156,7 +166,7 @@ function parseSip(scheme: 'sip' | 'sips', rest: string, what: string): SipUri {
     i = pe;
   }
   const q = rest.indexOf('?', i);
-  if (rest.charCodeAt(i) === 59) parseUriParams(rest.slice(i + 1, q < 0 ? rest.length : q), uri.params, what);
+  if (rest.charCodeAt(i) === 59) parseUriParams(rest, i + 1, q < 0 ? rest.length : q, uri.params, what);
   else if (i < rest.length && i !== q) throw bad(what);
   if (q >= 0) {
     for (const h of rest.slice(q + 1).split('&')) {
@@ -173,7 +183,7 @@ function parseTel(rest: string, what: string): TelUri {
   const number = semi < 0 ? rest : rest.slice(0, semi);
   if (number.length === 0 || number.indexOf('?') >= 0 || number.indexOf('@') >= 0) throw bad(what);
   const uri: TelUri = { scheme: 'tel', number, params: new Map() };
-  if (semi >= 0) parseUriParams(rest.slice(semi + 1), uri.params, what);
+  if (semi >= 0) parseUriParams(rest, semi + 1, rest.length, uri.params, what);
   return uri;
 }
 
