@@ -122,6 +122,31 @@ export class StreamConnection {
     });
   }
 
+  /**
+   * Hot-path write (responses): no Promise. A failure reaches `onError`, always
+   * asynchronously; without it, a socket error still closes the connection.
+   */
+  writeNow(data: Buffer, onError?: (err: TransportError) => void): void {
+    if (this.state !== 'open') {
+      if (onError) process.nextTick(onError, new TransportError('connection-closed', `connection ${this.id} is ${this.state}`));
+      return;
+    }
+    if (this.socket.writableLength > MAX_PENDING_WRITE) {
+      const err = new TransportError('send-failed', `connection ${this.id}: peer not reading (${this.socket.writableLength} bytes queued)`);
+      this.close(err);
+      if (onError) process.nextTick(onError, err);
+      return;
+    }
+    this.lastActivity = this.opts.clock.now();
+    if (!onError) {
+      this.socket.write(data);
+      return;
+    }
+    this.socket.write(data, (err) => {
+      if (err) onError(new TransportError('send-failed', `write on ${this.id}: ${err.message}`, { cause: err }));
+    });
+  }
+
   /** Sends an RFC 5626 §4.4.1 double-CRLF ping; the peer's CRLF pong arrives as a 'pong' frame. */
   ping(): Promise<void> {
     const p = this.write(PING);

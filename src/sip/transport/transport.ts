@@ -244,6 +244,14 @@ export class SipTransport implements TransportLayer {
         if (this.tracing()) this.trace('out', { transport: 'udp', address: r.address, port: r.port }, r.udp.listener.local, data);
         return;
       }
+      // §18.2.2: over the request's connection while it is open (no Promise) …
+      const conn = this.pool.get(to.connectionId) ?? this.pool.toRemote(to.source);
+      if (conn && conn.state === 'open') {
+        conn.writeNow(data, report);
+        this.trace('out', conn.remote, conn.local, data);
+        return;
+      }
+      // … else the connect-and-write path of sendResponseBytes.
       this.deliverResponse(data, via, to).catch(report);
     } catch (err) {
       process.nextTick(report, err);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createResponse } from '../../../src/sip/message/build.ts';
 import { serializeMessage } from '../../../src/sip/message/serializer.ts';
 import { TransportError } from '../../../src/sip/transport/errors.ts';
-import { nextDatagram, nextRequest, rawRequest, started, udpPeer } from './helpers.ts';
+import { collect, nextDatagram, nextRequest, rawRequest, started, tcpPeer, udpPeer } from './helpers.ts';
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -27,6 +27,28 @@ describe('UDP responses without a Promise (sendResponseNow)', () => {
       assert.deepEqual(errors, []);
     } finally {
       phone.close();
+      await t.close();
+    }
+  });
+
+  it('MUST answer over the TCP connection the request came in on (§18.2.2)', async () => {
+    const t = await started({ listen: [{ transport: 'tcp', address: '127.0.0.1', port: 0 }] });
+    const s = await tcpPeer(t.localEndpoint('tcp')!.port);
+    const rx = collect(s);
+    try {
+      const gotReq = nextRequest(t);
+      s.write(rawRequest('SIP/2.0/TCP 10.0.0.5:5062;branch=z9hG4bKnowtcp', { method: 'REGISTER' }));
+      const inbound = await gotReq;
+      assert.ok(inbound.connectionId);
+      const res = createResponse(inbound.msg, 200);
+      const errors: unknown[] = [];
+      t.sendResponseNow(serializeMessage(res), res.via[0], inbound, (err) => errors.push(err));
+      const text = await rx.until((x) => x.includes('\r\n\r\n'));
+      assert.match(text, /^SIP\/2\.0 200 /);
+      await tick();
+      assert.deepEqual(errors, []);
+    } finally {
+      s.destroy();
       await t.close();
     }
   });
