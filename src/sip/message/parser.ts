@@ -11,6 +11,7 @@
  * Core headers are parsed once, eagerly, into typed fields; all others are kept
  * raw (unfolded, trimmed) in order, compact names expanded.
  */
+import { isAscii } from 'node:buffer';
 import { bareRequest, createResponse, EMPTY_BODY, newTag } from './build.ts';
 import { SipParseError, type ParseResult } from './errors.ts';
 import { buildRawResponse } from './raw-response.ts';
@@ -173,7 +174,11 @@ export function parseMessage(data: Buffer, limits: Partial<ParseLimits> = NO_LIM
     isRequest = !looksLikeResponse(data, start);
     if (data.length > lim.maxMessageSize) return { ok: false, error: new SipParseError('message too large', 413), isRequest };
     if (start >= data.length) return { ok: false, error: new SipParseError('empty message'), isRequest };
-    let headEnd = data.indexOf(CRLF_CRLF, start);
+    // A datagram of ASCII only (the usual case) is decoded once as latin1, a plain
+    // copy, and searched as a string; otherwise the head is decoded as UTF-8 (§7.3.1
+    // allows UTF-8 in values). Both are cheaper than Buffer#indexOf plus a UTF-8 decode.
+    const text = isAscii(data) ? data.toString('latin1') : undefined;
+    let headEnd = text !== undefined ? text.indexOf('\r\n\r\n', start) : data.indexOf(CRLF_CRLF, start);
     let bodyStart: number;
     if (headEnd < 0) {
       // Tolerated: a datagram whose header section ends at the end of the datagram
@@ -186,7 +191,8 @@ export function parseMessage(data: Buffer, limits: Partial<ParseLimits> = NO_LIM
     } else {
       bodyStart = headEnd + 4;
     }
-    return parseSections(data, data.toString('utf8', start, headEnd), bodyStart, lim, isRequest);
+    const head = text !== undefined ? text.slice(start, headEnd) : data.toString('utf8', start, headEnd);
+    return parseSections(data, head, bodyStart, lim, isRequest);
   } catch (err) {
     // Defensive: helpers only throw SipParseError, but nothing may escape.
     const error = err instanceof SipParseError ? err : new SipParseError('unparseable message');
