@@ -8,7 +8,7 @@
  * are lower-cased. The serializer re-escapes what the grammar does not allow.
  */
 import { SipParseError } from './errors.ts';
-import { isHost, parsePort } from './scan.ts';
+import { isHost } from './scan.ts';
 import type { Params, SipUri, TelUri, Uri } from './types.ts';
 
 function set(chars: string): Uint8Array {
@@ -113,7 +113,7 @@ export function parseUri(s: string, what = 'bad URI'): Uri {
   checkChars(s, what);
   // Fast path for the common lower-case "sip:" (no slice, no case folding).
   if (s.charCodeAt(3) === 58 && s.charCodeAt(0) === 115 && s.charCodeAt(1) === 105 && s.charCodeAt(2) === 112) {
-    return parseSip('sip', s.slice(4), what);
+    return parseSip('sip', s, 4, what);
   }
   const colon = s.indexOf(':');
   if (colon <= 0) throw bad(what);
@@ -123,53 +123,69 @@ export function parseUri(s: string, what = 'bad URI'): Uri {
     const alpha = c >= 97 && c <= 122;
     if (!(alpha || (i > 0 && ((c >= 48 && c <= 57) || c === 43 || c === 45 || c === 46)))) throw bad(what);
   }
-  if (scheme === 'sip' || scheme === 'sips') return parseSip(scheme, s.slice(colon + 1), what);
+  if (scheme === 'sip' || scheme === 'sips') return parseSip(scheme, s, colon + 1, what);
   if (scheme === 'tel') return parseTel(s.slice(colon + 1), what);
   if (colon + 1 >= s.length) throw bad(what);
   return { scheme, raw: s };
 }
 
-function parseSip(scheme: 'sip' | 'sips', rest: string, what: string): SipUri {
+/** Port digits s[from, to): 1*DIGIT, at most 5, 0..65535 (as scan.ts parsePort, without slicing them out). */
+function portAt(s: string, from: number, to: number, what: string): number {
+  if (to === from || to - from > 5) throw bad(what);
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) throw bad(what);
+    n = n * 10 + c;
+  }
+  if (n > 65535) throw bad(what);
+  return n;
+}
+
+/** The part of a sip/sips URI after "scheme:", which starts at s[start]. Offsets into s: no copy of the rest. */
+function parseSip(scheme: 'sip' | 'sips', s: string, start: number, what: string): SipUri {
+  // One literal in the canonical key order; user, password and port are appended
+  // in that order when present (build.ts cloneUri does the same).
   const uri: SipUri = { scheme, host: '', params: new Map(), headers: new Map() };
-  let i = 0;
-  const at = rest.indexOf('@');
+  let i = start;
+  const at = s.indexOf('@', start);
   if (at >= 0) {
-    const userinfo = rest.slice(0, at);
-    const pc = userinfo.indexOf(':');
-    const user = pc < 0 ? userinfo : userinfo.slice(0, pc);
-    if (user.length === 0) throw bad(what);
-    uri.user = unescape(user, what);
-    if (pc >= 0) uri.password = unescape(userinfo.slice(pc + 1), what);
+    let pc = s.indexOf(':', start);
+    if (pc >= at) pc = -1;
+    const userEnd = pc < 0 ? at : pc;
+    if (userEnd === start) throw bad(what);
+    uri.user = unescape(s.slice(start, userEnd), what);
+    if (pc >= 0) uri.password = unescape(s.slice(pc + 1, at), what);
     i = at + 1;
   }
   // hostport (§25.1); an IPv6 reference keeps its brackets (RFC 5118 §4.4).
   let hostEnd: number;
-  if (rest.charCodeAt(i) === 91) {
-    const close = rest.indexOf(']', i);
+  if (s.charCodeAt(i) === 91) {
+    const close = s.indexOf(']', i);
     if (close < 0) throw bad(what);
     hostEnd = close + 1;
   } else {
     hostEnd = i;
-    while (hostEnd < rest.length) {
-      const c = rest.charCodeAt(hostEnd);
+    while (hostEnd < s.length) {
+      const c = s.charCodeAt(hostEnd);
       if (c === 58 || c === 59 || c === 63) break;
       hostEnd++;
     }
   }
-  uri.host = rest.slice(i, hostEnd);
+  uri.host = s.slice(i, hostEnd);
   if (!isHost(uri.host)) throw bad(what);
   i = hostEnd;
-  if (rest.charCodeAt(i) === 58) {
+  if (s.charCodeAt(i) === 58) {
     let pe = i + 1;
-    while (pe < rest.length && rest.charCodeAt(pe) !== 59 && rest.charCodeAt(pe) !== 63) pe++;
-    uri.port = parsePort(rest.slice(i + 1, pe), what);
+    while (pe < s.length && s.charCodeAt(pe) !== 59 && s.charCodeAt(pe) !== 63) pe++;
+    uri.port = portAt(s, i + 1, pe, what);
     i = pe;
   }
-  const q = rest.indexOf('?', i);
-  if (rest.charCodeAt(i) === 59) parseUriParams(rest, i + 1, q < 0 ? rest.length : q, uri.params, what);
-  else if (i < rest.length && i !== q) throw bad(what);
+  const q = s.indexOf('?', i);
+  if (s.charCodeAt(i) === 59) parseUriParams(s, i + 1, q < 0 ? s.length : q, uri.params, what);
+  else if (i < s.length && i !== q) throw bad(what);
   if (q >= 0) {
-    for (const h of rest.slice(q + 1).split('&')) {
+    for (const h of s.slice(q + 1).split('&')) {
       const eq = h.indexOf('=');
       if (eq <= 0) throw bad(what);
       uri.headers.set(unescape(h.slice(0, eq), what), unescape(h.slice(eq + 1), what));
