@@ -14,13 +14,13 @@ import type { Clock } from '../clock.ts';
 import { newBranch, newTag } from '../message/build.ts';
 import type { Endpoint, SipRequest, SipResponse } from '../message/types.ts';
 import type { InboundRequest, InboundResponse, InboundContext, TransportLayer } from '../transport/types.ts';
-import { CompletedServers, type CompletedServer } from './completed-servers.ts';
+import { CompletedTable, type CompletedClient, type CompletedServer } from './completed.ts';
 import { TransactionUsageError } from './errors.ts';
 import { InviteClientTransaction } from './invite-client.ts';
 import { InviteServerTransaction } from './invite-server.ts';
 import { clientKey, serverKey, tagOf } from './matching.ts';
 import { isRfc3261Branch, responseTo, viaBranch } from './messages.ts';
-import { NonInviteClientTransaction } from './non-invite-client.ts';
+import { NonInviteClientTransaction, type NonInviteClientOwner } from './non-invite-client.ts';
 import { NonInviteServerTransaction, type NonInviteServerOwner } from './non-invite-server.ts';
 import { resendCompleted, safeSend } from './timer-set.ts';
 import { timerValues, type TimerBase } from './timers.ts';
@@ -62,11 +62,14 @@ export class TransactionLayer {
   /** Diagnostics: every transaction state change (logs, metrics, dashboard). */
   onStateChange: ((ev: TransactionStateEvent) => void) | undefined;
 
+  /** Client transactions, except non-INVITE ones in Completed on UDP. */
   private readonly clients = new Map<string, ClientTx>();
+  /** Non-INVITE client transactions in Completed on UDP: keys whose responses are absorbed until Timer K (§17.1.2.2). */
+  private readonly completedClients: CompletedTable<CompletedClient>;
   /** Server transactions before Completed, and INVITE server transactions until Terminated. */
   private readonly servers = new Map<string, ServerTx>();
   /** Non-INVITE server transactions in Completed on UDP, reduced to their retransmission duty (§17.2.2). */
-  private readonly completed: CompletedServers;
+  private readonly completed: CompletedTable<CompletedServer>;
   private readonly clock: Clock;
   private readonly base: Partial<TimerBase>;
   private closed = false;
@@ -79,6 +82,13 @@ export class TransactionLayer {
     terminated: (tx) => this.forgetNonInviteServer(tx),
     park: (tx, entry) => this.park(tx, entry),
   };
+  private readonly nonInviteClientOwner: NonInviteClientOwner = {
+    terminated: (tx) => this.forgetClient(tx.id, tx),
+    park: (tx, entry) => {
+      this.forgetClient(tx.id, tx);
+      this.completedClients.add(entry);
+    },
+  };
 
   constructor(
     private readonly transport: TransportLayer,
@@ -88,14 +98,22 @@ export class TransactionLayer {
     this.base = opts.timers ?? {};
     this.unreliableEnv = this.makeEnv(false);
     this.reliableEnv = this.makeEnv(true);
-    this.completed = new CompletedServers(this.clock, (entry) => this.expireCompleted(entry));
+    this.completed = new CompletedTable<CompletedServer>(
+      this.clock,
+      (entry) => this.expireCompleted(entry),
+      (entry) => entry.tx?.destroy(),
+    );
+    this.completedClients = new CompletedTable<CompletedClient>(this.clock, (entry) =>
+      // Timer K fired (§17.1.2.2): Completed → Terminated.
+      this.notifyState('non-invite-client', entry.id, entry.method, 'completed', 'terminated'),
+    );
     transport.on('request', this.requestListener);
     transport.on('response', this.responseListener);
   }
 
   /** Live transactions (tests assert nothing leaks after Terminated). */
   get clientCount(): number {
-    return this.clients.size;
+    return this.clients.size + this.completedClients.size;
   }
   get serverCount(): number {
     return this.servers.size + this.completed.size;
@@ -116,7 +134,7 @@ export class TransactionLayer {
     this.ensureVia(req, target);
     const branch = viaBranch(req.via[0]) ?? '';
     const key = clientKey(branch, req.cseq.method);
-    if (this.clients.has(key)) throw new TransactionUsageError(`branch ${branch} already in use for ${req.method}`);
+    if (this.clients.has(key) || this.completedClients.get(key)) throw new TransactionUsageError(`branch ${branch} already in use for ${req.method}`);
     const env = this.env(target.transport);
     // Inline arrows: under tsx (esbuild keepNames) a named one costs a __name() call each time.
     const tx: ClientTx =
@@ -124,7 +142,7 @@ export class TransactionLayer {
         ? new InviteClientTransaction(key, req, target, env, user, () => this.forgetClient(key, tx), (cancel, t, u) => {
             this.request(cancel, t, u);
           })
-        : new NonInviteClientTransaction(key, req, target, env, user, () => this.forgetClient(key, tx));
+        : new NonInviteClientTransaction(key, req, target, env, user, this.nonInviteClientOwner);
     this.clients.set(key, tx);
     tx.start();
     return tx;
@@ -159,6 +177,7 @@ export class TransactionLayer {
     this.clients.clear();
     this.servers.clear();
     this.completed.clear();
+    this.completedClients.clear();
   }
 
   private handleRequest(inbound: InboundRequest): void {
@@ -239,8 +258,10 @@ export class TransactionLayer {
     try {
       const res = inbound.msg;
       const branch = viaBranch(res.via[0]);
-      const tx = branch ? this.clients.get(clientKey(branch, res.cseq.method)) : undefined;
+      const key = branch ? clientKey(branch, res.cseq.method) : undefined;
+      const tx = key ? this.clients.get(key) : undefined;
       if (tx) tx.receiveResponse(res);
+      else if (key && this.completedClients.get(key)) return; // Completed absorbs retransmissions (§17.1.2.2)
       else this.onStrayResponse?.(inbound);
     } catch (err) {
       this.report(err);

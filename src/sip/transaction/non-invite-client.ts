@@ -44,7 +44,9 @@
  *
  * Self-edges Trying→Trying and Proceeding→Proceeding are Timer E firing: the
  * request is retransmitted and E re-armed (doubling capped at T2 in Trying, T2 in
- * Proceeding).
+ * Proceeding). In Completed the layer absorbs response retransmissions and runs
+ * Timer K for it (a CompletedTable sweep, completed.ts); `state` turns to
+ * 'terminated' when Timer K is due, read from the clock.
  */
 import type { Endpoint, SipRequest, SipResponse } from '../message/types.ts';
 import { IllegalTransitionError } from './errors.ts';
@@ -52,7 +54,9 @@ import { syntheticResponse } from './messages.ts';
 import type { InboundContext } from '../transport/types.ts';
 import { safeSend, TimerSet } from './timer-set.ts';
 import { afterSend } from './timers.ts';
-import type { ClientTransaction, ClientTransactionUser, OnTerminated, TransactionEnv } from './types.ts';
+import type { ClientTransaction, ClientTransactionUser, TransactionEnv } from './types.ts';
+import { monotonicNow } from '../clock.ts';
+import type { CompletedClient } from './completed.ts';
 
 export type NonInviteClientState = 'idle' | 'trying' | 'proceeding' | 'completed' | 'terminated';
 
@@ -64,11 +68,25 @@ const EDGES: Record<NonInviteClientState, readonly NonInviteClientState[]> = {
   terminated: [],
 };
 
+/** The layer side of a non-INVITE client transaction: one shared object, no per-transaction closures. */
+export interface NonInviteClientOwner {
+  /** The transaction reached Terminated: drop it. */
+  terminated(tx: NonInviteClientTransaction): void;
+  /**
+   * The transaction entered Completed on an unreliable transport: from now on the
+   * layer absorbs response retransmissions for `entry.id` until Timer K (§17.1.2.2)
+   * and no longer references the transaction.
+   */
+  park(tx: NonInviteClientTransaction, entry: CompletedClient): void;
+}
+
 export class NonInviteClientTransaction implements ClientTransaction {
   readonly kind = 'non-invite-client';
   private current: NonInviteClientState = 'idle';
-  private readonly timers: TimerSet<'E' | 'F' | 'K'>;
+  private readonly timers: TimerSet<'E' | 'F'>;
   private intervalE: number;
+  /** monotonicNow(clock) at which Timer K fires, once Completed on an unreliable transport. */
+  private timerKAt = 0;
 
   constructor(
     readonly id: string,
@@ -76,13 +94,14 @@ export class NonInviteClientTransaction implements ClientTransaction {
     readonly target: Endpoint,
     private env: TransactionEnv,
     private readonly user: ClientTransactionUser,
-    private readonly onTerminated: OnTerminated,
+    private readonly owner: NonInviteClientOwner,
   ) {
     this.timers = new TimerSet(env.clock);
     this.intervalE = env.timers.E;
   }
 
   get state(): NonInviteClientState {
+    if (this.current === 'completed' && this.timerKAt > 0 && monotonicNow(this.env.clock) >= this.timerKAt) return 'terminated';
     return this.current;
   }
 
@@ -118,11 +137,15 @@ export class NonInviteClientTransaction implements ClientTransaction {
       case 'completed':
         this.timers.stopAll();
         if (t.K === 0) this.transition('terminated');
-        else this.timers.start('K', t.K, () => this.transition('terminated'));
+        else {
+          // Timer K runs in the layer's CompletedTable sweep (completed.ts says why).
+          this.timerKAt = monotonicNow(this.env.clock) + t.K;
+          this.owner.park(this, { id: this.id, method: this.request.method, expiresAt: this.timerKAt });
+        }
         break;
       case 'terminated':
         this.timers.stopAll();
-        this.onTerminated();
+        this.owner.terminated(this);
         break;
       case 'idle':
         break;
@@ -149,7 +172,7 @@ export class NonInviteClientTransaction implements ClientTransaction {
   }
 
   runningTimers(): string[] {
-    return this.timers.running();
+    return this.state === 'completed' ? ['K'] : this.timers.running();
   }
 
   private onTimerF(): void {

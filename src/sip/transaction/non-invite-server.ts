@@ -45,7 +45,7 @@
 import { monotonicNow } from '../clock.ts';
 import type { SipRequest, SipResponse, Via } from '../message/types.ts';
 import type { InboundContext } from '../transport/types.ts';
-import type { CompletedServer } from './completed-servers.ts';
+import type { CompletedServer } from './completed.ts';
 import { IllegalTransitionError } from './errors.ts';
 import { ResponseBytes } from './timer-set.ts';
 import type { ServerTransaction, ServerTransactionUser, TransactionEnv } from './types.ts';
@@ -74,7 +74,7 @@ export interface NonInviteServerOwner {
 
 /**
  * In Completed the transaction hands its retransmission duty and Timer J to the
- * layer (CompletedServers) and keeps no timer of its own; `state` turns to
+ * layer (a CompletedTable) and keeps no timer of its own; `state` turns to
  * 'terminated' when Timer J is due, read from the clock.
  */
 export class NonInviteServerTransaction implements ServerTransaction {
@@ -121,7 +121,7 @@ export class NonInviteServerTransaction implements ServerTransaction {
         const j = this.env.timers.J;
         if (j === 0) this.transition('terminated');
         else {
-          // Timer J runs in the layer's CompletedServers sweep (see there for why).
+          // Timer J runs in the layer's CompletedTable sweep (completed.ts says why).
           this.timerJAt = monotonicNow(this.env.clock) + j;
           this.parked = this.completedEntry();
           this.owner.park(this, this.parked);

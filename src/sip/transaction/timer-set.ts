@@ -2,7 +2,7 @@ import type { Clock, TimerHandle } from '../clock.ts';
 import type { SipResponse } from '../message/types.ts';
 import { serializeMessage } from '../message/serializer.ts';
 import type { InboundContext, TransportLayer } from '../transport/types.ts';
-import type { CompletedServer } from './completed-servers.ts';
+import type { CompletedServer } from './completed.ts';
 
 /** Named one-shot timers of one state machine, on the injected clock. */
 export class TimerSet<N extends string> {

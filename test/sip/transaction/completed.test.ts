@@ -4,13 +4,14 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { FakeClock } from '../../../src/sip/clock.ts';
 import type { Via } from '../../../src/sip/message/types.ts';
-import { SWEEP_MS } from '../../../src/sip/transaction/completed-servers.ts';
+import { SWEEP_MS } from '../../../src/sip/transaction/completed.ts';
 import { TransactionLayer } from '../../../src/sip/transaction/layer.ts';
 import { responseTo } from '../../../src/sip/transaction/messages.ts';
 import type { ServerTransaction, TransactionStateEvent } from '../../../src/sip/transaction/types.ts';
 import type { InboundContext } from '../../../src/sip/transport/types.ts';
-import { FakeTransport } from './fake-transport.ts';
-import { inboundRequest } from './fixtures.ts';
+import { FakeTransport, PEER } from './fake-transport.ts';
+import { inboundRequest, outboundRequest } from './fixtures.ts';
+import { recorder } from './setup.ts';
 
 const J = 64 * 500;
 
@@ -92,7 +93,7 @@ describe('Completed non-INVITE server transactions (RFC 3261 §17.2.2)', () => {
     /** The wall clock (now) stepped back an hour; the timers and monotonic time did not. */
     class SteppedClock extends FakeClock {
       stepped = 0;
-      now(): number {
+      override now(): number {
         return super.now() - this.stepped;
       }
       monotonic(): number {
@@ -189,6 +190,52 @@ describe('Completed non-INVITE server transactions (RFC 3261 §17.2.2)', () => {
     assert.equal(resent.via.host, '127.0.0.2');
     assert.equal(resent.via.params.get('branch'), undefined, 'the kept Via routes the response and holds nothing else');
     assert.equal(resent.toHoldsRequest, false, 'the kept context is not the inbound request');
+    layer.close();
+  });
+});
+
+describe('Completed non-INVITE client transactions (RFC 3261 §17.1.2.2)', () => {
+  const K = 5000;
+
+  it('MUST absorb final-response retransmissions until Timer K, with one clock timer for many transactions', () => {
+    const { clock, transport, layer } = withServer();
+    const strays: unknown[] = [];
+    layer.onStrayResponse = (r) => strays.push(r);
+    const seen: string[] = [];
+    layer.onStateChange = (ev) => {
+      if (ev.from === 'completed') seen.push(`${ev.id} ${ev.to}`);
+    };
+    const user = recorder();
+    const txs = Array.from({ length: 20 }, (_, i) => layer.request(outboundRequest('OPTIONS', i + 1), PEER, user));
+    for (const tx of txs) transport.injectResponse(responseTo(tx.request, 200, 'OK'));
+    assert.equal(user.got.length, 20);
+    assert.ok(txs.every((tx) => tx.state === 'completed'));
+    assert.equal(layer.clientCount, 20);
+    assert.equal(clock.pending, 1, 'one sweep timer, not one Timer K per transaction');
+    transport.injectResponse(responseTo(txs[3].request, 200, 'OK'));
+    assert.equal(user.got.length, 20, 'the retransmission is absorbed');
+    assert.deepEqual(strays, [], 'and is not a stray response');
+    clock.advance(K - 1);
+    assert.equal(txs[0].state, 'completed');
+    clock.advance(1);
+    assert.ok(txs.every((tx) => tx.state === 'terminated'));
+    assert.equal(layer.clientCount, 0);
+    assert.equal(clock.pending, 0);
+    assert.equal(seen.length, 20);
+    assert.ok(seen.every((s) => s.endsWith(' terminated')));
+    transport.injectResponse(responseTo(txs[3].request, 200, 'OK'));
+    assert.equal(strays.length, 1, 'after Timer K a copy is a stray response');
+    layer.close();
+  });
+
+  it('MUST refuse to reuse the branch of a Completed client transaction', () => {
+    const { transport, layer } = withServer();
+    const tx = layer.request(outboundRequest('OPTIONS'), PEER, recorder());
+    transport.injectResponse(responseTo(tx.request, 200, 'OK'));
+    assert.equal(tx.state, 'completed');
+    const again = outboundRequest('OPTIONS');
+    again.via = [{ ...tx.request.via[0], params: new Map(tx.request.via[0].params) }];
+    assert.throws(() => layer.request(again, PEER, recorder()), /already in use/);
     layer.close();
   });
 });

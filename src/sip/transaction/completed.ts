@@ -1,28 +1,44 @@
 /**
- * Non-INVITE server transactions in Completed (RFC 3261 §17.2.2), reduced to what
- * absorbing a request retransmission needs: the final response's octets and where
- * they go. Timer J (64*T1 on UDP) keeps a transaction in Completed only to answer
- * retransmissions of the request; at 5,000 REGISTERs/s that is 320,000 transactions
- * at any moment, and keeping each whole (request, response objects, closures, one
- * clock timer) costs old-space growth and GC work on every registration.
+ * Non-INVITE transactions in Completed, reduced to what their remaining duty needs.
  *
- * Timer J of every entry runs on ONE clock timer: a Map keeps insertion order, and
- * every entry of a layer waits the same J, so the oldest entry expires first. The
- * timer is armed for the oldest entry; when it fires, every due entry leaves and the
- * timer is re-armed for the next one, but no earlier than SWEEP_MS later. The clock
- * thus sees at most 1000/SWEEP_MS timers a second instead of one per transaction,
- * and an entry can outlive its Timer J by up to SWEEP_MS — harmless, since J only
- * bounds how long retransmissions are absorbed. A lone entry expires exactly at J.
+ * - Server (RFC 3261 §17.2.2): Timer J (64*T1 on UDP) keeps it in Completed only to
+ *   answer retransmissions of the request with the final response: its octets and
+ *   where they go suffice. At 5,000 REGISTERs/s that is 320,000 transactions at any
+ *   moment; keeping each whole (request, response objects, closures, one clock
+ *   timer) costs old-space growth and GC work on every registration.
+ * - Client (§17.1.2.2): Timer K (T4 on UDP) keeps it in Completed only to absorb
+ *   retransmissions of the final response: the key suffices.
+ *
+ * The timers of every entry of a table run on ONE clock timer: a Map keeps insertion
+ * order, and every entry of a table waits the same J (or K), so the oldest entry
+ * expires first. The timer is armed for the oldest entry; when it fires, every due
+ * entry leaves and the timer is re-armed for the next one, but no earlier than
+ * SWEEP_MS later. The clock thus sees at most 1000/SWEEP_MS timers a second instead
+ * of one per transaction, and an entry can outlive its timer by up to SWEEP_MS —
+ * harmless, since J and K only bound how long retransmissions are absorbed. A lone
+ * entry expires exactly on time.
  */
 import { monotonicNow, type Clock, type TimerHandle } from '../clock.ts';
 import type { SipResponse, Via } from '../message/types.ts';
 import type { InboundContext } from '../transport/types.ts';
 
-/** Coarseness of the shared Timer J sweep (ms). */
+/** Coarseness of the shared Timer J / Timer K sweep (ms). */
 export const SWEEP_MS = 50;
 
+/** What a table entry has: the transaction key and when its timer fires. */
+export interface Expiring {
+  readonly id: string;
+  /** monotonicNow(clock) at which the timer fires (a wall-clock step must not stretch it). */
+  readonly expiresAt: number;
+}
+
+/** A Completed non-INVITE client transaction (§17.1.2.2): absorbs responses until Timer K. */
+export interface CompletedClient extends Expiring {
+  readonly method: string;
+}
+
 /** Everything a Completed non-INVITE server transaction still needs (§17.2.2). */
-export interface CompletedServer {
+export interface CompletedServer extends Expiring {
   /** Layer key (§17.2.3) = the transaction's id. */
   readonly id: string;
   readonly method: string;
@@ -34,8 +50,6 @@ export interface CompletedServer {
   readonly via: Via | undefined;
   /** Where the request came from. */
   readonly to: InboundContext;
-  /** monotonicNow(clock) at which Timer J fires (a wall-clock step must not stretch J). */
-  readonly expiresAt: number;
   /**
    * The transaction object, kept only when a TU asked to hear of transport errors
    * (§17.2.4 needs the transaction to tell it); otherwise nothing references it.
@@ -43,26 +57,28 @@ export interface CompletedServer {
   readonly tx: { expire(): void; transportFailed(err: unknown): void; destroy(): void } | undefined;
 }
 
-export class CompletedServers {
-  private readonly entries = new Map<string, CompletedServer>();
+export class CompletedTable<E extends Expiring> {
+  private readonly entries = new Map<string, E>();
   private timer: TimerHandle | undefined;
   private timerAt = 0;
 
   /** `onExpire` runs for each entry whose Timer J fired, after it left the store. */
   constructor(
     private readonly clock: Clock,
-    private readonly onExpire: (entry: CompletedServer) => void,
+    private readonly onExpire: (entry: E) => void,
+    /** Called for each entry dropped by clear() (layer shutdown). */
+    private readonly onClear?: (entry: E) => void,
   ) {}
 
   get size(): number {
     return this.entries.size;
   }
 
-  get(id: string): CompletedServer | undefined {
+  get(id: string): E | undefined {
     return this.entries.get(id);
   }
 
-  add(entry: CompletedServer): void {
+  add(entry: E): void {
     // A Map keeps the first insertion position of a key: delete first so order = expiry.
     this.entries.delete(entry.id);
     this.entries.set(entry.id, entry);
@@ -70,16 +86,16 @@ export class CompletedServers {
   }
 
   /** Removes `id` if its entry is `entry` (a newer entry under the same key stays). */
-  remove(id: string, entry: CompletedServer): boolean {
+  remove(id: string, entry: E): boolean {
     if (this.entries.get(id) !== entry) return false;
     this.entries.delete(id);
     if (this.entries.size === 0) this.disarm();
     return true;
   }
 
-  /** Drops everything without expiring it (layer shutdown); transactions still referenced are destroyed. */
+  /** Drops everything without expiring it (layer shutdown). */
   clear(): void {
-    for (const entry of this.entries.values()) entry.tx?.destroy();
+    if (this.onClear) for (const entry of this.entries.values()) this.onClear(entry);
     this.entries.clear();
     this.disarm();
   }
@@ -97,7 +113,7 @@ export class CompletedServers {
   private sweep(): void {
     this.timer = undefined;
     const now = Math.max(monotonicNow(this.clock), this.timerAt);
-    const due: CompletedServer[] = [];
+    const due: E[] = [];
     for (const entry of this.entries.values()) {
       if (entry.expiresAt > now) break;
       due.push(entry);
