@@ -1,7 +1,7 @@
 /**
  * Transport + transaction layer hot path (REGISTER-shaped traffic), three probes:
  *
- *   npx tsx bench/hotpath/transport.ts udp [N]      real SipTransport on 127.0.0.94 (UDP, ephemeral
+ *   npx tsx bench/hotpath/transport.ts udp [N]      real SipTransport on 127.0.0.180 (UDP, ephemeral
  *                                                  port) + TransactionLayer + a stub TU answering 401 /
  *                                                  200 at once; the client runs in a child process, so
  *                                                  the printed CPU is this process only (incl. GC threads)
@@ -31,10 +31,10 @@ const mode = process.argv[2] ?? 'udp';
 const N = Number(process.argv[3] ?? (mode === 'mem' ? 10_000 : 100_000));
 
 const register = (i: number, port: number, auth: boolean): string =>
-  `REGISTER sip:127.0.0.94:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.95:${port};branch=z9hG4bK-${i}-${auth ? 2 : 1};rport\r\n` +
-  `From: <sip:${10000 + (i % 10000)}@127.0.0.94>;tag=t${i}\r\nTo: <sip:${10000 + (i % 10000)}@127.0.0.94>\r\nCall-ID: c${i}@bench\r\n` +
-  `CSeq: ${auth ? 2 : 1} REGISTER\r\nContact: <sip:${10000 + (i % 10000)}@127.0.0.95:${port};transport=UDP>\r\n` +
-  (auth ? `Authorization: Digest username="${10000 + (i % 10000)}",realm="127.0.0.94",nonce="abcdef0123456789",uri="sip:127.0.0.94:5060",response="0123456789abcdef0123456789abcdef",algorithm=MD5\r\n` : '') +
+  `REGISTER sip:127.0.0.180:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.181:${port};branch=z9hG4bK-${i}-${auth ? 2 : 1};rport\r\n` +
+  `From: <sip:${10000 + (i % 10000)}@127.0.0.180>;tag=t${i}\r\nTo: <sip:${10000 + (i % 10000)}@127.0.0.180>\r\nCall-ID: c${i}@bench\r\n` +
+  `CSeq: ${auth ? 2 : 1} REGISTER\r\nContact: <sip:${10000 + (i % 10000)}@127.0.0.181:${port};transport=UDP>\r\n` +
+  (auth ? `Authorization: Digest username="${10000 + (i % 10000)}",realm="127.0.0.180",nonce="abcdef0123456789",uri="sip:127.0.0.180:5060",response="0123456789abcdef0123456789abcdef",algorithm=MD5\r\n` : '') +
   `Expires: 3600\r\nMax-Forwards: 70\r\nUser-Agent: SIPp register-auth\r\nContent-Length: 0\r\n\r\n`;
 
 /** The stub TU: 401 with a challenge to a REGISTER without credentials, else 200 with the Contact. */
@@ -43,7 +43,7 @@ function answer(tx: ServerTransaction): void {
   if (req.authorization.length === 0) {
     const res = createResponse(req, 401, 'Unauthorized');
     res.to.params.set('tag', 'bench');
-    res.wwwAuthenticate.push({ scheme: 'Digest', params: new Map([['realm', '127.0.0.94'], ['nonce', 'abcdef0123456789'], ['algorithm', 'MD5'], ['qop', 'auth']]) });
+    res.wwwAuthenticate.push({ scheme: 'Digest', params: new Map([['realm', '127.0.0.180'], ['nonce', 'abcdef0123456789'], ['algorithm', 'MD5'], ['qop', 'auth']]) });
     tx.respond(res);
   } else {
     const res = createResponse(req, 200, 'OK');
@@ -95,8 +95,8 @@ class NullTransport implements TransportLayer {
     this.listener?.(req);
   }
 }
-const LOCAL: Endpoint = { transport: 'udp', address: '127.0.0.94', port: 5060 };
-const PEER: Endpoint = { transport: 'udp', address: '127.0.0.95', port: 5100 };
+const LOCAL: Endpoint = { transport: 'udp', address: '127.0.0.180', port: 5060 };
+const PEER: Endpoint = { transport: 'udp', address: '127.0.0.181', port: 5100 };
 
 function parsed(i: number, auth: boolean): SipRequest {
   const p = parseMessage(Buffer.from(register(i, 5100, auth)));
@@ -162,18 +162,18 @@ const CLIENT = `
 const dgram = require('node:dgram');
 const [port, n, window] = process.argv.slice(1).map(Number);
 const s = dgram.createSocket('udp4');
-s.bind(0, '127.0.0.95', () => {
+s.bind(0, '127.0.0.181', () => {
   s.setRecvBufferSize(4 << 20);
   const me = s.address().port;
   const mk = ${register.toString()};
   let sent = 0, got = 0;
-  const next = () => { if (sent < n) { const i = sent++; s.send(mk(i >> 1, me, (i & 1) === 1), port, '127.0.0.94'); } };
+  const next = () => { if (sent < n) { const i = sent++; s.send(mk(i >> 1, me, (i & 1) === 1), port, '127.0.0.180'); } };
   s.on('message', () => { if (++got === n) { process.send ? 0 : 0; console.log('done'); s.close(); } else next(); });
   for (let i = 0; i < window; i++) next();
 });`;
 
 async function udpProbe(): Promise<void> {
-  const transport = new SipTransport({ listen: [{ transport: 'udp', address: '127.0.0.94', port: 0 }] });
+  const transport = new SipTransport({ listen: [{ transport: 'udp', address: '127.0.0.180', port: 0 }] });
   await transport.start();
   const layer = new TransactionLayer(transport, { clock: new SystemClock() });
   let faults = 0;
@@ -196,14 +196,14 @@ async function udpProbe(): Promise<void> {
 
 /** Per-stage CPU on the real transport; the response goes to a socket that never reads (the kernel drops it). */
 async function stagesProbe(): Promise<void> {
-  const transport = new SipTransport({ listen: [{ transport: 'udp', address: '127.0.0.94', port: 0 }] });
+  const transport = new SipTransport({ listen: [{ transport: 'udp', address: '127.0.0.180', port: 0 }] });
   await transport.start();
   const sink = await import('node:dgram').then((d) => d.createSocket('udp4'));
-  await new Promise<void>((r) => sink.bind(0, '127.0.0.95', () => r()));
+  await new Promise<void>((r) => sink.bind(0, '127.0.0.181', () => r()));
   const sinkPort = sink.address().port;
   const layer = new TransactionLayer(transport, { clock: new SystemClock() });
   const local = transport.listening()[0];
-  const from: Endpoint = { transport: 'udp', address: '127.0.0.95', port: sinkPort };
+  const from: Endpoint = { transport: 'udp', address: '127.0.0.181', port: sinkPort };
   const udp = transport['udp'][0].listener;
   const bufs = Array.from({ length: N }, (_, i) => Buffer.from(register(i, sinkPort, i % 2 === 1)));
   const drain = (): Promise<void> => new Promise((r) => setImmediate(r));
