@@ -15,7 +15,7 @@ import { isSynthetic } from '../sip/transaction/messages.ts';
 import type { InboundRequest } from '../sip/transport/types.ts';
 import { createResponse, createRequest, newCallId, newTag } from '../sip/message/build.ts';
 import { parseUri } from '../sip/message/parser.ts';
-import type { AuthValue, SipRequest, TransportName, Uri } from '../sip/message/types.ts';
+import type { AuthValue, SipRequest, SipResponse, TransportName, Uri } from '../sip/message/types.ts';
 import { DigestServer, type Ha1Lookup } from '../sip/auth/digest-server.ts';
 import { checkRequest, type UasPolicy } from '../sip/ua/uas-checks.ts';
 import { Registrar } from '../pbx/registrar/registrar.ts';
@@ -305,24 +305,20 @@ export class PbxNode {
   private onRequest(tx: ServerTransaction, inbound: InboundRequest): void {
     const req = inbound.msg;
     this.requests.inc(req.method);
-    const respond = (res: ReturnType<typeof createResponse>): void => {
-      if (!res.to.params.has('tag') && res.status > 100) res.to.params.set('tag', newTag());
-      tx.respond(res);
-    };
     try {
       if (this.overload?.shouldReject(req)) {
         // RFC 3261 §21.5.4: 503 with Retry-After; never without it (docs/interop.md: linphone).
         this.overloadRejected?.inc();
         const res = createResponse(req, 503, 'Service Unavailable');
         res.headers.push({ name: 'Retry-After', value: String(this.overload.retryAfterSec) });
-        return respond(res);
+        return this.respond(tx, res);
       }
       const rejected = checkRequest(req, POLICY);
-      if (rejected) return respond(rejected);
+      if (rejected) return this.respond(tx, rejected);
       const inDialog = req.to.params.has('tag');
       if (inDialog) {
         if (this.calls.onInDialogRequest(tx, inbound)) return;
-        return respond(createResponse(req, 481, 'Call/Transaction Does Not Exist'));
+        return this.respond(tx, createResponse(req, 481, 'Call/Transaction Does Not Exist'));
       }
       switch (req.method) {
         case 'REGISTER':
@@ -330,7 +326,7 @@ export class PbxNode {
           // SqliteLocationStore): answered registrations survive kill -9.
           return this.registrar.handleDurable(req, this.flowOf(inbound), (res) => {
             try {
-              respond(res);
+              this.respond(tx, res);
             } catch (err) {
               // Possibly called from a commit callback: nothing may escape it.
               this.logger.error({ err, code: errorCode(err), method: req.method, callId: req.callId }, 'sending REGISTER response failed');
@@ -343,22 +339,32 @@ export class PbxNode {
           const res = createResponse(req, 200, 'OK');
           res.headers.push({ name: 'Allow', value: POLICY.allow.join(', ') }, { name: 'Accept', value: 'application/sdp' });
           res.supported.push(...POLICY.supported);
-          return respond(res);
+          return this.respond(tx, res);
         }
         case 'BYE':
         case 'UPDATE':
         case 'INFO':
-          return respond(createResponse(req, 481, 'Call/Transaction Does Not Exist'));
+          return this.respond(tx, createResponse(req, 481, 'Call/Transaction Does Not Exist'));
         default:
-          return respond(createResponse(req, 405, 'Method Not Allowed'));
+          return this.respond(tx, createResponse(req, 405, 'Method Not Allowed'));
       }
     } catch (err) {
       // Never let a request escape unanswered (STYLE.md §4): a bug becomes a 500.
       this.logger.error({ err, code: errorCode(err), method: req.method, callId: req.callId }, 'request handler failed');
       if (tx.state !== 'terminated' && (tx.lastResponse === undefined || tx.lastResponse.status < 200)) {
-        respond(createResponse(req, 500, 'Server Internal Error'));
+        this.respond(tx, createResponse(req, 500, 'Server Internal Error'));
       }
     }
+  }
+
+  /**
+   * Sends a final or provisional response on the transaction, with a To tag on
+   * anything above 100 (§8.2.6.2). A method, not a closure per request: under tsx
+   * every named closure costs a __name() call when created.
+   */
+  private respond(tx: ServerTransaction, res: SipResponse): void {
+    if (!res.to.params.has('tag') && res.status > 100) res.to.params.set('tag', newTag());
+    tx.respond(res);
   }
 
   /** Where a request came from (RFC 5626 flow), for the registrar. */

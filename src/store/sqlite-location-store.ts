@@ -82,12 +82,36 @@ export class SqliteLocationStore implements LocationStore {
     this.ownsDatabase = options.ownsDatabase ?? false;
     this.stmt = {
       byAor: db.prepare<[string], BindingRow>(`SELECT ${COLUMNS} FROM bindings WHERE aor = ? ${ORDER}`),
+      count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM bindings'),
+      every: db.prepare<[], BindingRow>(`SELECT ${COLUMNS} FROM bindings ORDER BY aor, q DESC, updated_at DESC, contact`),
       all: db.prepare<[number], BindingRow>(`SELECT ${COLUMNS} FROM bindings WHERE expires_at > ? ORDER BY aor, q DESC, updated_at DESC, contact`),
       save: db.prepare<RowValues>(`INSERT OR REPLACE INTO bindings (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       remove: db.prepare<[string, string]>('DELETE FROM bindings WHERE aor = ? AND contact = ?'),
       removeAll: db.prepare<[string]>('DELETE FROM bindings WHERE aor = ?'),
       purge: db.prepare<[number]>('DELETE FROM bindings WHERE expires_at <= ?'),
     };
+    if (this.cacheReads) this.preload();
+  }
+
+  /**
+   * Fills the cache with every binding of the file, so that it is complete: an
+   * AOR it does not hold has no bindings, and the first REGISTER of each phone
+   * costs no SELECT. Skipped for very large files (the cache then fills lazily),
+   * and when a row does not decode (its AOR reports that when read, as before).
+   */
+  private preload(): void {
+    if ((this.stmt.count.get()?.n ?? 0) > PRELOAD_MAX_ROWS) return;
+    try {
+      for (const row of this.stmt.every.all()) {
+        const b = decode(row);
+        const list = this.cache.get(b.aor);
+        if (list === undefined) this.cache.set(b.aor, [b]);
+        else list.push(b);
+      }
+      this.complete = true;
+    } catch {
+      this.cache.clear();
+    }
   }
 
   /** Opens (and migrates) a file and returns a store that owns the connection. */
@@ -106,6 +130,7 @@ export class SqliteLocationStore implements LocationStore {
 
   /** Reads an AOR from the file (and caches it when reads are cached). */
   private load(aor: string): Binding[] {
+    if (this.complete) return []; // not cached: not in the file (nor staged)
     const list = this.stmt.byAor.all(aor).map(decode);
     if (this.cacheReads) {
       // Not while staging: dropping commits the batch, and fn's writes are not all in it yet.
@@ -127,9 +152,13 @@ export class SqliteLocationStore implements LocationStore {
     this.cacheSave(b, false);
   }
 
-  /** Write-through: the cached list of b's AOR gets (a copy of) b; `load` when staging (the cache must show it). */
+  /**
+   * Write-through: the cached list of b's AOR gets (a copy of) b. An AOR not
+   * cached yet is read first when staging (reads must show the staged write) or
+   * when the cache is complete (its absence would mean "no bindings").
+   */
   private cacheSave(b: Binding, load: boolean): void {
-    const list = this.cache.get(b.aor) ?? (load ? this.load(b.aor) : undefined);
+    const list = this.cache.get(b.aor) ?? (load || this.complete ? this.load(b.aor) : undefined);
     if (list === undefined) return;
     const next = list.filter((x) => x.contact !== b.contact);
     // Spread-then-override only (no new keys): V8 keeps this copy a fast object.
@@ -168,8 +197,16 @@ export class SqliteLocationStore implements LocationStore {
 
   purgeExpired(now: number): number {
     this.check();
-    this.dropCache();
-    return this.stmt.purge.run(now).changes;
+    this.flush();
+    const purged = this.stmt.purge.run(now).changes;
+    // The same in the cache (kept, and complete if it was, rather than dropped).
+    for (const [aor, list] of this.cache) {
+      if (!list.some((b) => b.expiresAt <= now)) continue;
+      const live = list.filter((b) => b.expiresAt > now);
+      if (live.length > 0 || !this.complete) this.cache.set(aor, live);
+      else this.cache.delete(aor);
+    }
+    return purged;
   }
 
   /** Runs fn in one transaction (e.g. a REGISTER touching several contacts). Nested calls join the outer one. */
@@ -262,6 +299,7 @@ export class SqliteLocationStore implements LocationStore {
   private dropCache(): void {
     this.flush();
     this.cache.clear();
+    this.complete = false;
   }
 
   /** One better-sqlite3 transaction wrapper, built once (not one per REGISTER). */
@@ -272,6 +310,7 @@ export class SqliteLocationStore implements LocationStore {
     } catch (err) {
       // Rolled back: the cache may hold writes that never happened.
       this.cache.clear();
+      this.complete = false;
       throw err;
     }
   };
@@ -281,6 +320,8 @@ export class SqliteLocationStore implements LocationStore {
   private batch: Batch | undefined;
   private flushTimer: NodeJS.Immediate | undefined;
   private staging = false;
+  /** The cache holds every AOR that has rows (see preload); false once it was dropped. */
+  private complete = false;
 
   /** Idempotent. Commits what is staged; closes the database only if this store opened it. */
   close(): void {
@@ -317,6 +358,8 @@ function rowOf(b: Binding): RowValues {
 
 /** Bound on cached AORs (a store of this node holds its own extensions; this only guards memory). */
 const CACHE_MAX_AORS = 200_000;
+/** Files with more rows than this are not preloaded (startup time: ~5 µs per row). */
+const PRELOAD_MAX_ROWS = 100_000;
 
 /** ORDER above, in memory: q DESC, updated_at DESC, contact (binary collation). */
 function storeOrder(a: Binding, b: Binding): number {

@@ -126,6 +126,31 @@ describe('SqliteLocationStore group commit', () => {
     reader.close();
   });
 
+  it('MUST answer from a cache preloaded at open exactly as the file does, through saves and purges', () => {
+    const file = join(tmp.dir, 'preload.sqlite');
+    const first = SqliteLocationStore.open(file);
+    const aors = ['2001@lab.spacephone.test', '2002@lab.spacephone.test', '2003@lab.spacephone.test'];
+    first.save(binding({ aor: aors[0], contact: contact(1), q: 0.5 }));
+    first.save(binding({ aor: aors[0], contact: contact(2), q: 1, expiresAt: NOW + 10 }));
+    first.save(binding({ aor: aors[1], contact: contact(3) }));
+    first.close();
+    const cached = SqliteLocationStore.open(file, { cacheReads: true });
+    const direct = SqliteLocationStore.open(file); // reads the file every time
+    const agree = (now: number): void => {
+      for (const aor of [...aors, 'nobody@lab.spacephone.test']) assert.deepEqual(cached.bindings(aor, now), direct.bindings(aor, now), aor);
+    };
+    agree(NOW);
+    assert.deepEqual(cached.bindings(aors[0], NOW).map((b) => b.contact), [contact(2), contact(1)]);
+    cached.save(binding({ aor: aors[2], contact: contact(4) })); // an AOR the preload did not see
+    agree(NOW);
+    assert.equal(cached.bindings(aors[2], NOW).length, 1);
+    assert.equal(cached.purgeExpired(NOW + 10), 1);
+    agree(NOW);
+    agree(NOW + 10);
+    cached.close();
+    direct.close();
+  });
+
   it('MUST commit before returning when reads are not cached (other writers share the file)', () => {
     const file = join(tmp.dir, 'uncached.sqlite');
     const store = SqliteLocationStore.open(file);
