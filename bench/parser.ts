@@ -1,12 +1,17 @@
 /**
  * Parser throughput: the valid RFC 4475/5118 vectors plus a typical INVITE with
- * SDP, a REGISTER and a 200 OK, parsed round-robin for ~2 s on one core.
+ * SDP, a REGISTER and a 200 OK, parsed round-robin for ~2 s on one core; then the
+ * builders on the same hot path: createResponse and serializeMessage (µs per call).
  * Run: npx tsx bench/parser.ts [--baseline <other parser.ts>]
+ * (the baseline's build.ts and serializer.ts are taken from the same directory).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseMessage } from '../src/sip/message/parser.ts';
+import { createResponse } from '../src/sip/message/build.ts';
+import { serializeMessage } from '../src/sip/message/serializer.ts';
+import type { SipMessage, SipRequest, SipResponse } from '../src/sip/message/types.ts';
 import { VECTORS_DIR as VECTORS } from '../test/support/vectors.ts';
 
 const TYPICAL = [
@@ -57,6 +62,36 @@ export async function benchParser(durationMs = 2000, parse: Parse = parseMessage
   return { messagesPerSecond: Math.round(r.n / r.secs), bytesPerSecond: Math.round(r.bytes / r.secs) };
 }
 
+/** The builders measured next to the parser, from one tree. */
+interface Builders {
+  parse: Parse;
+  createResponse: (req: SipRequest, status: number, reason?: string) => SipResponse;
+  serializeMessage: (msg: SipMessage) => Buffer;
+}
+
+/** CPU µs per call of createResponse (to the typical INVITE) and serializeMessage (of the typical messages, round-robin). */
+function builderCosts(b: Builders): { createResponse: number; serialize: number } {
+  const msgs = TYPICAL.map((m) => {
+    const r = b.parse(m) as { ok: boolean; msg: SipMessage };
+    if (!r.ok) throw new Error('typical message does not parse');
+    return r.msg;
+  });
+  const invite = msgs[0] as SipRequest;
+  const cpu = (n: number, f: (i: number) => unknown): number => {
+    for (let i = 0; i < 2000; i++) f(i);
+    const c0 = process.cpuUsage();
+    for (let i = 0; i < n; i++) f(i);
+    const c = process.cpuUsage(c0);
+    return (c.user + c.system) / n;
+  };
+  return {
+    createResponse: cpu(50000, () => b.createResponse(invite, 200, 'OK')),
+    serialize: cpu(50000, (i) => b.serializeMessage(msgs[i % msgs.length])),
+  };
+}
+
+const CURRENT: Builders = { parse: parseMessage, createResponse, serializeMessage };
+
 /**
  * Before/after in one process: `--baseline <parser.ts>` (e.g. an older commit's
  * src/sip/message copied elsewhere) and this tree's parser run in alternating
@@ -81,6 +116,23 @@ async function compare(baselinePath: string): Promise<void> {
     const f = (x: number): string => Math.round(x).toLocaleString('en');
     console.log(`${label}: baseline ${f(best.baseline)} /s, current ${f(best.current)} /s (x${(best.current / best.baseline).toFixed(2)})`);
   }
+  const dir = pathToFileURL(baselinePath).href.replace(/[^/]*$/, '');
+  const baseline: Builders = {
+    parse: base,
+    createResponse: ((await import(dir + 'build.ts')) as Pick<Builders, 'createResponse'>).createResponse,
+    serializeMessage: ((await import(dir + 'serializer.ts')) as Pick<Builders, 'serializeMessage'>).serializeMessage,
+  };
+  const best = { baseline: { createResponse: Infinity, serialize: Infinity }, current: { createResponse: Infinity, serialize: Infinity } };
+  for (let round = 0; round < 5; round++) {
+    for (const [name, b] of [['baseline', baseline], ['current', CURRENT]] as const) {
+      const r = builderCosts(b);
+      best[name].createResponse = Math.min(best[name].createResponse, r.createResponse);
+      best[name].serialize = Math.min(best[name].serialize, r.serialize);
+    }
+  }
+  for (const k of ['createResponse', 'serialize'] as const) {
+    console.log(`${k}: baseline ${best.baseline[k].toFixed(2)} µs, current ${best.current[k].toFixed(2)} µs (CPU per call)`);
+  }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
@@ -90,6 +142,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   } else {
     const r = await benchParser();
     console.log(`parser: ${r.messagesPerSecond.toLocaleString('en')} messages/s, ${(r.bytesPerSecond / 1e6).toFixed(1)} MB/s`);
+    const b = builderCosts(CURRENT);
+    console.log(`createResponse: ${b.createResponse.toFixed(2)} µs, serializeMessage: ${b.serialize.toFixed(2)} µs (CPU per call)`);
   }
   // Calibration: the same loop around JSON.parse of a ~370-byte document, to tell a
   // slow or busy machine from a slow parser.
