@@ -49,6 +49,17 @@ export interface BranchEvents {
 
 const IGNORE: ClientTransactionUser = { onResponse: () => undefined };
 
+/**
+ * The events of a branch whose call has ended (Branch.detach): a late 2xx is
+ * still ACKed by on2xx and then BYEd (§13.2.2.4), everything else is dropped,
+ * exactly as the ended call would do.
+ */
+const DETACHED: BranchEvents = {
+  provisional: () => undefined,
+  answered: (branch) => branch.bye(),
+  failed: () => undefined,
+};
+
 export class Branch {
   private current: BranchState = 'calling';
   private tx: ClientTransaction | undefined;
@@ -66,7 +77,7 @@ export class Branch {
     readonly invite: SipRequest,
     /** Where the phone is reached: the registration's flow (NAT), not the Contact host. */
     readonly target: Endpoint,
-    private readonly events: BranchEvents,
+    private events: BranchEvents,
     private readonly log: Logger,
   ) {}
 
@@ -96,6 +107,17 @@ export class Branch {
     this.cancelWanted = true;
     this.cancelReason = reason;
     if (this.current === 'proceeding') this.sendCancel();
+  }
+
+  /**
+   * Cuts the link to the call once it has ended. The INVITE client transaction
+   * outlives the call by up to 64*T1 (Timer M or D, RFC 6026 §8.4 / RFC 3261
+   * §17.1.1.2) and holds this branch as its TU; without this it would keep the
+   * whole call (dialogs, media relay, sockets) reachable for those 32 s, which
+   * under load is most of the node's heap.
+   */
+  detach(): void {
+    this.events = DETACHED;
   }
 
   get cancelled(): boolean {

@@ -476,6 +476,8 @@ export class Call implements UpdateHost {
       this.log.error({ err }, 'CDR not written');
     }
     this.log.info({ result, status, durationMs: this.answeredAt !== undefined ? endedAt - this.answeredAt : 0 }, 'call ended');
+    // The branches' transactions live on for up to 64*T1; they must not keep this call.
+    for (const b of this.branches) b.detach();
     this.env.ended(this);
   }
 
