@@ -245,6 +245,7 @@ function paramsEqual(a: Params, b: Params, strict: readonly string[]): boolean {
   for (const [k, v] of a) {
     if (!b.has(k)) continue;
     const w = b.get(k);
+    if (v === w) continue;
     if ((v ?? '').toLowerCase() !== (w ?? '').toLowerCase() || (v === null) !== (w === null)) return false;
   }
   return true;
@@ -268,10 +269,11 @@ export function uriEquals(a: Uri, b: Uri): boolean {
   if (a.scheme === 'sip' || a.scheme === 'sips') {
     const x = a as SipUri;
     const y = b as SipUri;
-    if (x.user !== y.user || x.password !== y.password) return false;
-    if (x.host.toLowerCase() !== y.host.toLowerCase() || x.port !== y.port) return false;
+    if (x.user !== y.user || x.password !== y.password || x.port !== y.port) return false;
+    if (x.host !== y.host && x.host.toLowerCase() !== y.host.toLowerCase()) return false;
     if (!paramsEqual(x.params, y.params, STRICT_PARAMS)) return false;
     if (x.headers.size !== y.headers.size) return false;
+    if (x.headers.size === 0) return true;
     const yh = new Map<string, string>();
     for (const [k, v] of y.headers) yh.set(k.toLowerCase(), v);
     for (const [k, v] of x.headers) if (yh.get(k.toLowerCase()) !== v) return false;
