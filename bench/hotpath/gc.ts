@@ -38,10 +38,11 @@ const CALLEE = FIRST + USERS - 1;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** CPU (ms) of each thread of `pid`, main thread first, by thread name. */
-export function threadCpu(pid: number): { main: number; others: number; byName: Map<string, number> } {
+export function threadCpu(pid: number): { main: number; others: number; byName: Map<string, number>; byTid: Map<string, number> } {
   let main = 0;
   let others = 0;
   const byName = new Map<string, number>();
+  const byTid = new Map<string, number>();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     let stat: string;
     try {
@@ -55,8 +56,9 @@ export function threadCpu(pid: number): { main: number; others: number; byName: 
     if (tid === String(pid)) main += ms;
     else others += ms;
     byName.set(name, (byName.get(name) ?? 0) + ms);
+    byTid.set(`${tid}(${name})`, ms);
   }
-  return { main, others, byName };
+  return { main, others, byName, byTid };
 }
 
 /** System-wide UDP datagrams the kernel dropped for a full receive buffer (/proc/net/snmp). */
@@ -73,9 +75,22 @@ export function rssMiB(pid: number): number {
 }
 
 /** Pauses reported by --trace-gc lines of the node (main-thread ms; helper threads not included). */
-export const gcStats = { scavenges: 0, scavengeMs: 0, markCompacts: 0, markCompactMs: 0 };
+export const gcStats = { scavenges: 0, scavengeMs: 0, markCompacts: 0, markCompactMs: 0, allocatedMiB: 0, promotedMiB: 0, copiedMiB: 0 };
+/** With --trace-opt --trace-deopt: optimized compilations and deoptimizations, by function. */
+export const jitStats = { compiled: new Map<string, number>(), deopts: new Map<string, number>() };
 
 function traceGc(line: string): void {
+  // --trace-gc-nvp: bytes allocated since the previous GC, promoted to old space, copied inside the young generation.
+  const nvp = /\ballocated=(\d+).*?\bpromoted=(\d+).*?\bnew_space_survived=(\d+)/.exec(line);
+  if (nvp) {
+    gcStats.allocatedMiB += Number(nvp[1]) / 2 ** 20;
+    gcStats.promotedMiB += Number(nvp[2]) / 2 ** 20;
+    gcStats.copiedMiB += Number(nvp[3]) / 2 ** 20;
+  }
+  const opt = /^\[completed (?:compiling|optimizing) .*?<JSFunction (\S*)/.exec(line);
+  if (opt) jitStats.compiled.set(opt[1] ?? '', (jitStats.compiled.get(opt[1] ?? '') ?? 0) + 1);
+  const de = /^\[bailout \(kind: ([^)]*)\).*?<JSFunction (\S*)/.exec(line);
+  if (de) jitStats.deopts.set(`${de[2]} ${de[1]}`, (jitStats.deopts.get(`${de[2]} ${de[1]}`) ?? 0) + 1);
   const m = /: (Scavenge|Mark-Compact|Mark-Compact \(reduce\)|Minor Mark-Compact)\b.*?MB, ([\d.]+) \/ ([\d.]+) ms/.exec(line);
   if (!m) return;
   if (m[1] === 'Scavenge') {
@@ -272,6 +287,7 @@ async function callsMode(n: number, rate: number, flags: string[]): Promise<void
     await snap('before');
     const c0 = threadCpu(pid);
     const drops0 = udpRcvbufErrors();
+    const g0 = { ...gcStats };
     const uac = join(dir, 'uac.csv');
     writeFiles({ [uac]: uacCsv(users(FIRST, n), CALLEE) });
     const holdMs = 1000;
@@ -289,6 +305,13 @@ async function callsMode(n: number, rate: number, flags: string[]): Promise<void
     const ok = Number(run.stats?.['SuccessfulCall(C)'] ?? 0);
     const m = await metrics();
     console.log(`[${flags.join(' ') || 'default'}] calls ${n} at ${rate}/s: ok ${ok} failed ${n - ok}, ${(ok / Math.max(0.001, elapsed - holdMs / 1000)).toFixed(0)} calls/s; node CPU µs/call main ${(((c1.main - c0.main) * 1000) / n).toFixed(0)} + other ${(((c1.others - c0.others) * 1000) / n).toFixed(0)}; calls_active ${m.calls_active}, heap used ${((m.nodejs_heap_size_used_bytes ?? 0) / 2 ** 20).toFixed(0)} MiB`);
+    if (flags.includes('--trace-gc-nvp')) console.log(`per call: allocated ${(((gcStats.allocatedMiB - g0.allocatedMiB) * 1024) / n).toFixed(0)} KiB, promoted ${(((gcStats.promotedMiB - g0.promotedMiB) * 1024) / n).toFixed(1)} KiB, copied in young gen ${(((gcStats.copiedMiB - g0.copiedMiB) * 1024) / n).toFixed(1)} KiB`);
+    if (flags.includes('--trace-gc')) console.log(`GC: ${gcStats.scavenges - g0.scavenges} scavenges ${(gcStats.scavengeMs - g0.scavengeMs).toFixed(0)} ms, ${gcStats.markCompacts - g0.markCompacts} mark-compacts ${(gcStats.markCompactMs - g0.markCompactMs).toFixed(0)} ms`);
+    if (flags.includes('--trace-opt')) {
+      const top = (m: Map<string, number>): string => [...m].sort((x, y) => y[1] - x[1]).slice(0, 12).map(([k, v]) => `${k} ${v}`).join(', ');
+      console.log(`JIT over the whole process life: ${[...jitStats.compiled.values()].reduce((a, v) => a + v, 0)} optimized compiles (${top(jitStats.compiled)}); deopts: ${top(jitStats.deopts)}`);
+    }
+    console.log(`busiest threads (ms): ${[...c1.byTid].map(([t, ms]): [string, number] => [t, ms - (c0.byTid.get(t) ?? 0)]).sort((x, y) => y[1] - x[1]).slice(0, 6).map(([t, ms]) => `${t} ${ms}`).join(', ')}`);
     console.log(`UDP receive-buffer drops (system-wide) during the run: ${udpRcvbufErrors() - drops0}`);
     sample('after calls');
     const live = (await (await fetch(`http://${NODE_IP}:8094/api/calls`)).json()) as { from: string; state: string; startedAt: number; answeredAt?: number }[];

@@ -183,7 +183,19 @@ export class MediaRelay extends EventEmitter<RelayEvents> {
       l.rtpLatch = undefined;
       l.rtcpLatch = undefined;
     }
-    l.media = { ...media, remote: media.remote ? { ...media.remote } : undefined };
+    // One literal, every key in one order: the per-packet path reads this object, so
+    // every leg's media keeps one hidden class (a spread of the caller's object would
+    // copy its shape, or add `remote` after the fact when it was absent).
+    const r = media.remote;
+    l.media = {
+      remote: r ? { address: r.address, port: r.port, rtcpPort: r.rtcpPort } : undefined,
+      codec: media.codec,
+      pt: media.pt,
+      telephoneEvent: media.telephoneEvent,
+      recvPt: media.recvPt,
+      recvTelephoneEvent: media.recvTelephoneEvent,
+      direction: media.direction,
+    };
   }
 
   /** Changes only the direction of a leg (hold/resume). */

@@ -193,9 +193,13 @@ function buildSdp(leg: SdpLeg, media: MediaDescription[]): string {
     timing: { start: 0, stop: 0 },
     media,
   };
-  const bodyKey = sdpTransform.write({ ...session, origin: { ...session.origin, sessionVersion: 0 } });
-  session.origin.sessionVersion = leg.origin.stamp(bodyKey);
-  return sdpTransform.write(session);
+  // Written once with version 0 (the key SdpOrigin compares), then only the o=
+  // line's version is patched in: sdp-transform's writer is the costliest part of
+  // a call's SDP work (regex formatting, ~50 KiB of garbage per write).
+  const bodyKey = sdpTransform.write(session);
+  const version = leg.origin.stamp(bodyKey);
+  const zero = `o=${leg.origin.username} ${leg.origin.sessionId} 0 `;
+  return bodyKey.replace(zero, () => `o=${leg.origin.username} ${leg.origin.sessionId} ${version} `);
 }
 
 /** A disabled copy of an m= line we do not anchor (port 0, RFC 3264 §6 / §8.2). */
@@ -260,6 +264,23 @@ function checkTransport(d: AudioDescription): void {
  * Throws SdpError SDP_NO_COMMON_CODEC when the offer has no G.711 (→ 488).
  */
 export function rewriteOffer(offerSdp: string, leg: SdpLeg, opts: RewriteOptions = {}): RewrittenOffer {
+  const { s, ai, offer, codecs } = acceptOffer(offerSdp, opts);
+  // The direction passes through unchanged: we relay, so B sees what A asked for.
+  const extra = { ptime: offer.ptime, eventFmtp: offer.telephoneEventFmtp };
+  const media = s.media.map((m, i) => (i === ai ? audioMedia(leg, codecs, offer.direction, extra) : disabled(m)));
+  return { sdp: buildSdp(leg, media), offer, codecs };
+}
+
+/**
+ * The checks of rewriteOffer without building an SDP: throws the same SdpError
+ * (SDP_INVALID, SDP_NO_COMMON_CODEC ...) for an offer rewriteOffer would refuse.
+ * For validating an INVITE before any media is allocated.
+ */
+export function checkOffer(offerSdp: string, opts: RewriteOptions = {}): AudioDescription {
+  return acceptOffer(offerSdp, opts).offer;
+}
+
+function acceptOffer(offerSdp: string, opts: RewriteOptions): { s: SessionDescription; ai: number; offer: AudioDescription; codecs: SdpCodec[] } {
   const allowed = opts.codecs ?? ['PCMU', 'PCMA'];
   const s = parseSdp(offerSdp);
   const ai = audioIndex(s);
@@ -282,10 +303,7 @@ export function rewriteOffer(offerSdp: string, leg: SdpLeg, opts: RewriteOptions
     }
   }
   if (offer.telephoneEvent !== undefined) codecs.push({ name: 'telephone-event', pt: offer.telephoneEvent, rate: 8000 });
-  // The direction passes through unchanged: we relay, so B sees what A asked for.
-  const extra = { ptime: offer.ptime, eventFmtp: offer.telephoneEventFmtp };
-  const media = s.media.map((m, i) => (i === ai ? audioMedia(leg, codecs, offer.direction, extra) : disabled(m)));
-  return { sdp: buildSdp(leg, media), offer, codecs };
+  return { s, ai, offer, codecs };
 }
 
 /**

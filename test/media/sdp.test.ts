@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import sdpTransform from 'sdp-transform';
 import {
-  SdpError, SdpOrigin, answerDirection, holdState, negotiateAnswer, parseAudio, rewriteOffer, type SdpLeg,
+  SdpError, SdpOrigin, answerDirection, checkOffer, holdState, negotiateAnswer, parseAudio, rewriteOffer, type SdpLeg,
 } from '../../src/media/sdp.ts';
 
 const crlf = (lines: string[]): string => lines.join('\r\n') + '\r\n';
@@ -93,6 +93,23 @@ describe('SDP rewriteOffer (B2BUA media anchoring)', () => {
     assert.deepEqual(rewriteOffer(offer, leg('127.0.0.1', 40002)).codecs.map((c) => `${c.name}/${c.pt}`), ['PCMU/0', 'PCMA/8']);
     const onlyA = rewriteOffer(PHONE_OFFER, leg('127.0.0.1', 40002), { codecs: ['PCMA'] });
     assert.deepEqual(onlyA.codecs.map((c) => c.name), ['PCMA', 'telephone-event']);
+  });
+
+  it('MUST refuse in checkOffer exactly the offers rewriteOffer refuses, with the same error code', () => {
+    const video = crlf(['v=0', 'o=- 1 1 IN IP4 192.0.2.1', 's=-', 'c=IN IP4 192.0.2.1', 't=0 0', 'm=video 5000 RTP/AVP 96']);
+    const g729 = crlf(['v=0', 'o=- 1 1 IN IP4 192.0.2.1', 's=-', 'c=IN IP4 192.0.2.1', 't=0 0', 'm=audio 5000 RTP/AVP 18']);
+    for (const offer of [video, g729, 'garbage', PHONE_OFFER]) {
+      const code = (f: () => unknown): string | undefined => {
+        try {
+          f();
+          return undefined;
+        } catch (err) {
+          return err instanceof SdpError ? err.code : 'other';
+        }
+      };
+      assert.equal(code(() => checkOffer(offer)), code(() => rewriteOffer(offer, leg('127.0.0.1', 40002))), offer.slice(0, 40));
+    }
+    assert.equal(checkOffer(PHONE_OFFER).port > 0, true);
   });
 
   it('MUST keep the offered direction (hold offer passes through)', () => {

@@ -28,7 +28,7 @@ import { timerValues, type TimerBase } from '../../sip/transaction/timers.ts';
 import type { ServerTransaction } from '../../sip/transaction/types.ts';
 import type { InboundRequest, InboundResponse, TransportLayer } from '../../sip/transport/types.ts';
 import type { LegName } from '../../media/relay.ts';
-import { rewriteOffer, SdpError, SdpOrigin } from '../../media/sdp.ts';
+import { checkOffer, SdpError } from '../../media/sdp.ts';
 import type { PortPool } from '../../media/port-pool.ts';
 import { ALLOW, Call, sdpOf, type BranchPlan, type CallEnv } from './call.ts';
 
@@ -239,7 +239,7 @@ export class CallManager {
       return;
     }
     try {
-      rewriteOffer(offer, { address: this.deps.mediaAddress, port: 9, origin: new SdpOrigin(this.deps.mediaAddress) });
+      checkOffer(offer); // the offer Call.start will rewrite; no SDP is built yet
     } catch (err) {
       const invalid = err instanceof SdpError && err.code === 'SDP_INVALID';
       this.respond(tx, req, invalid ? 400 : 488, invalid ? 'Bad Request' : 'Not Acceptable Here');
