@@ -105,7 +105,8 @@ function traceGc(line: string): void {
 /** `bin/spacephone.mjs start` with extra node flags; resolves once it printed "ready". */
 export function startNode(config: string, flags: string[], diagDir: string): Promise<ChildProcess> {
   const args = [...flags, `--diagnostic-dir=${diagDir}`, 'bin/spacephone.mjs', 'start', '--config', config, '--node', 'pbx'];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SPACEPHONE_LOG_LEVEL: 'warn' } });
+  // GC_TREE: run the node of another checkout (e.g. a worktree of an older commit).
+  const child = spawn(process.execPath, args, { cwd: process.env.GC_TREE, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SPACEPHONE_LOG_LEVEL: 'warn' } });
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`node not ready: ${out.slice(-500)}`)), 30_000);
