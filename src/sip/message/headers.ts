@@ -12,7 +12,6 @@ import {
   isWs,
   parseDigits,
   parseParams,
-  parsePort,
   readQuoted,
   skipWs,
   splitList,
@@ -181,8 +180,10 @@ export function parseNameAddrValue(s: string, what: string): NameAddr {
       j++;
     }
     if (s.charCodeAt(j) === 60) {
-      const dn = trimWs(s.slice(i, j));
-      if (dn.length > 0) displayName = dn;
+      if (j > i) {
+        const dn = trimWs(s.slice(i, j));
+        if (dn.length > 0) displayName = dn;
+      }
       i = j;
     }
   }
@@ -267,9 +268,12 @@ export function parseViaValue(s: string): Via {
   const via: Via = { protocol, transport, host, params: new Map() };
   if (s.charCodeAt(i) === 58) {
     i = skipWs(s, i + 1);
+    // port = 1*DIGIT, read in place: at most 5 digits, 0..65535 (as parsePort).
     let pe = i;
-    while (pe < s.length && s.charCodeAt(pe) >= 48 && s.charCodeAt(pe) <= 57) pe++;
-    via.port = parsePort(s.slice(i, pe), what);
+    let port = 0;
+    while (pe < s.length && s.charCodeAt(pe) >= 48 && s.charCodeAt(pe) <= 57) port = port * 10 + s.charCodeAt(pe++) - 48;
+    if (pe === i || pe - i > 5 || port > 65535) throw fault(what);
+    via.port = port;
     i = pe;
   }
   parseParams(s, i, via.params, what);
