@@ -268,7 +268,7 @@ export function parseViaValue(s: string): Via {
   const via: Via = { protocol, transport, host, params: new Map() };
   if (s.charCodeAt(i) === 58) {
     i = skipWs(s, i + 1);
-    // port = 1*DIGIT, read in place: at most 5 digits, 0..65535 (as parsePort).
+    // port = 1*DIGIT (§25.1), read in place: at most 5 digits, 0..65535.
     let pe = i;
     let port = 0;
     while (pe < s.length && s.charCodeAt(pe) >= 48 && s.charCodeAt(pe) <= 57) port = port * 10 + s.charCodeAt(pe++) - 48;

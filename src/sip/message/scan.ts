@@ -233,19 +233,6 @@ export function isIpv6Body(s: string): boolean {
   return colons >= 2 && s.length <= 45;
 }
 
-/** Parses a port (1*DIGIT, 0..65535). */
-export function parsePort(s: string, what: string): number {
-  if (s.length === 0 || s.length > 5) throw fault(what);
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i) - 48;
-    if (c < 0 || c > 9) throw fault(what);
-    n = n * 10 + c;
-  }
-  if (n > 65535) throw fault(what);
-  return n;
-}
-
 /** Parses 1*DIGIT; returns undefined if not all digits. Values beyond 2^53 lose precision (callers bound them). */
 export function parseDigits(s: string): number | undefined {
   if (s.length === 0) return undefined;

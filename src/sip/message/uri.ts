@@ -129,7 +129,7 @@ export function parseUri(s: string, what = 'bad URI'): Uri {
   return { scheme, raw: s };
 }
 
-/** Port digits s[from, to): 1*DIGIT, at most 5, 0..65535 (as scan.ts parsePort, without slicing them out). */
+/** Port digits s[from, to): port = 1*DIGIT (§25.1), at most 5 digits, 0..65535; read without slicing them out. */
 function portAt(s: string, from: number, to: number, what: string): number {
   if (to === from || to - from > 5) throw bad(what);
   let n = 0;
