@@ -13,7 +13,7 @@
  *   (RFC 2069 clients) cannot be protected that way; they are accepted unless
  *   `allowNoQop` is false.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import type { AuthValue, SipRequest, SipResponse } from '../message/types.ts';
 import { serializeUri } from '../message/uri.ts';
@@ -21,6 +21,7 @@ import { parseUri } from '../message/uri.ts';
 import type { Uri } from '../message/types.ts';
 import {
   DIGEST_HEX_LENGTH,
+  constantTimeEqual,
   ha2Of,
   isDigest,
   parseAlgorithm,
@@ -107,8 +108,8 @@ export class DigestServer {
   private readonly dummyHa1: Record<DigestAlgorithm, string>;
   /** digest-uri text → parsed (null: does not parse). */
   private readonly digestUris = new Map<string, Uri | null>();
-  /** algorithm ":" method ":" digest-uri → HA2. */
-  private readonly ha2s = new Map<string, string>();
+  /** digest-uri → HA2 for one algorithm and method (keyed by the uri alone: no key string to build). */
+  private readonly ha2s = new Map<string, { algorithm: DigestAlgorithm; method: string; ha2: string }>();
 
   constructor(private readonly opts: DigestServerOptions) {
     this.realm = opts.realm;
@@ -140,6 +141,15 @@ export class DigestServer {
     const values = this.challenge(opts);
     if (opts.proxy) res.proxyAuthenticate = values;
     else res.wwwAuthenticate = values;
+  }
+
+  private ha2(algorithm: DigestAlgorithm, method: string, uri: string): string {
+    const known = this.ha2s.get(uri);
+    if (known !== undefined && known.algorithm === algorithm && known.method === method) return known.ha2;
+    const ha2 = ha2Of(algorithm, method, uri);
+    if (this.ha2s.size >= MEMO_MAX) this.ha2s.clear();
+    this.ha2s.set(uri, { algorithm, method, ha2 });
+    return ha2;
   }
 
   verify(req: SipRequest, lookup: Ha1Lookup, opts: VerifyOptions = {}): DigestVerdict {
@@ -190,10 +200,8 @@ export class DigestServer {
     // Same work for unknown users: compute against a dummy HA1 (no timing oracle).
     const found = lookup(username, this.realm, algorithm);
     const ha1 = found?.ha1 ?? this.dummyHa1[algorithm];
-    const ha2 = memo(this.ha2s, `${algorithm}:${req.method}:${uri}`, () => ha2Of(algorithm, req.method, uri));
-    const expected = Buffer.from(responseFromHa2({ algorithm, ha1, method: req.method, uri, nonce, qop }, ha2), 'latin1');
-    const given = Buffer.from(response.toLowerCase(), 'latin1');
-    const match = given.length === expected.length && timingSafeEqual(given, expected);
+    const expected = responseFromHa2({ algorithm, ha1, method: req.method, uri, nonce, qop }, this.ha2(algorithm, req.method, uri));
+    const match = constantTimeEqual(response.toLowerCase(), expected);
     if (!match || !found) return { result: 'rejected', reason: 'bad-credentials', username };
 
     // RFC 7616 §3.3: stale=true only when the response was right for the old nonce.

@@ -82,6 +82,19 @@ export function responseFromHa2(i: DigestResponseInput, ha2: string): string {
   return hash(i.algorithm, `${ha1Lower}:${i.nonce}:${ha2}`);
 }
 
+/**
+ * a === b in time that depends on the lengths only, not on where the strings
+ * differ (response and nonce MAC checks: no timing oracle). For the ASCII text
+ * compared here this is what timingSafeEqual on their bytes does, without
+ * allocating two Buffers.
+ */
+export function constantTimeEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
 /** nc as 8 lower-case hex digits (RFC 7616 §3.4). */
 export function formatNc(n: number): string {
   return n.toString(16).padStart(8, '0');

@@ -15,15 +15,10 @@
  * minted for every 401 — a third of a registration's crypto. Forging still
  * needs the 256-bit secret; nonces of a node running an older build fail here
  * and cost the phone one more 401, as after a restart (secrets are per process).
- *
- * The mint also remembers the nonces it issued lately (bounded, two
- * generations): checking one of those — the REGISTER answering our own 401,
- * i.e. nearly every check — is a map lookup instead of a second HMAC. Nonces it
- * no longer remembers (evicted, from another node, from before a restart) are
- * checked by their HMAC as before; the answer is the same either way.
  */
 import * as crypto from 'node:crypto';
 import { randomBase64url } from '../message/random.ts';
+import { constantTimeEqual } from './digest.ts';
 
 export type NonceCheck = { valid: false } | { valid: true; expiresAt: number; expired: boolean };
 
@@ -40,14 +35,10 @@ const sha256: (data: string) => string =
 export class NonceMint {
   /** hex(secret), converted once. */
   private readonly key: string;
-  // Two generations approximate "the last `maxRemembered` nonces" in O(1) (as in nc-tracker.ts).
-  private current = new Map<string, number>();
-  private previous = new Map<string, number>();
 
   constructor(
     secret: string | Buffer,
     private readonly realm: string,
-    private readonly maxRemembered = 20_000,
   ) {
     this.key = (typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret).toString('hex');
   }
@@ -55,23 +46,16 @@ export class NonceMint {
   issue(expiresAt: number): string {
     const exp = Math.floor(expiresAt).toString(36);
     const rand = randomBase64url(12);
-    const nonce = `${exp}.${rand}.${this.mac(exp, rand)}`;
-    this.remember(nonce, parseInt(exp, 36));
-    return nonce;
+    return `${exp}.${rand}.${this.mac(exp, rand)}`;
   }
 
   check(nonce: string, now: number): NonceCheck {
-    const known = this.current.get(nonce) ?? this.previous.get(nonce);
-    if (known !== undefined) return { valid: true, expiresAt: known, expired: known <= now };
     if (nonce.length > 128) return { valid: false };
     const parts = nonce.split('.');
     if (parts.length !== 3) return { valid: false };
     const [exp, rand, mac] = parts;
     if (!NONCE_EXP_RE.test(exp)) return { valid: false };
-    if (mac.length !== MAC_LENGTH) return { valid: false };
-    const given = Buffer.from(mac, 'latin1');
-    const expected = Buffer.from(this.mac(exp, rand), 'latin1');
-    if (given.length !== MAC_LENGTH || !crypto.timingSafeEqual(given, expected)) return { valid: false };
+    if (mac.length !== MAC_LENGTH || !constantTimeEqual(mac, this.mac(exp, rand))) return { valid: false };
     const expiresAt = parseInt(exp, 36);
     return { valid: true, expiresAt, expired: expiresAt <= now };
   }
@@ -79,13 +63,5 @@ export class NonceMint {
   /** The first 22 base64url digits (132 bits) of SHA-256(realm "." exp "." rand ":" hex(secret)). */
   private mac(exp: string, rand: string): string {
     return sha256(`${this.realm}.${exp}.${rand}:${this.key}`).slice(0, MAC_LENGTH);
-  }
-
-  private remember(nonce: string, expiresAt: number): void {
-    this.current.set(nonce, expiresAt);
-    if (this.current.size >= this.maxRemembered / 2) {
-      this.previous = this.current;
-      this.current = new Map();
-    }
   }
 }
