@@ -10,6 +10,7 @@ import {
   isToken,
   isTokenChar,
   isWs,
+  lowerName,
   parseDigits,
   parseParams,
   readQuoted,
@@ -393,7 +394,7 @@ function parseAuthSimple(s: string): AuthValue | undefined {
   for (;;) {
     const ne = tokenEnd(s, i);
     if (ne === i) return undefined;
-    const name = s.slice(i, ne).toLowerCase();
+    const name = lowerName(s, i, ne);
     i = skipWs(s, ne);
     if (s.charCodeAt(i) !== 61 /* = */) return undefined;
     i = skipWs(s, i + 1);
@@ -442,7 +443,7 @@ export function parseAuthGeneral(values: string[], what: string): AuthValue[] {
       }
       const ne = tokenEnd(e, i);
       if (ne === i) throw fault(what);
-      const name = e.slice(i, ne).toLowerCase();
+      const name = lowerName(e, i, ne);
       i = skipWs(e, ne);
       if (e.charCodeAt(i) !== 61) throw fault(what);
       i = skipWs(e, i + 1);

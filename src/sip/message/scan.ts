@@ -159,6 +159,33 @@ export function splitList(s: string, what: string): string[] {
 }
 
 /**
+ * Parameter names on nearly every message (Via, From/To, Contact, Digest
+ * credentials), bucketed by length. A name written exactly so is returned as this
+ * constant: no slice and no lower-cased copy per parameter.
+ */
+const COMMON_NAMES: readonly (readonly string[])[] = (() => {
+  const names = ['tag', 'branch', 'rport', 'received', 'expires', 'transport', 'lr', 'q', 'maddr', 'user', 'username', 'realm', 'nonce', 'uri', 'response', 'algorithm', 'qop', 'nc', 'cnonce', 'opaque'];
+  const out: string[][] = [];
+  for (const n of names) (out[n.length] ??= []).push(n);
+  for (let i = 0; i < out.length; i++) out[i] ??= [];
+  return out;
+})();
+
+/** s[i, e) lower-cased (a parameter name, §7.3.1: case-insensitive), a shared constant when common. */
+export function lowerName(s: string, i: number, e: number): string {
+  const bucket = e - i < COMMON_NAMES.length ? COMMON_NAMES[e - i] : undefined;
+  if (bucket !== undefined) {
+    for (let b = 0; b < bucket.length; b++) {
+      const k = bucket[b];
+      let j = 0;
+      while (j < k.length && s.charCodeAt(i + j) === k.charCodeAt(j)) j++;
+      if (j === k.length) return k;
+    }
+  }
+  return s.slice(i, e).toLowerCase();
+}
+
+/**
  * Parses generic header parameters `*( SEMI generic-param )` from s[i] to the end
  * (§25.1; SEMI = SWS ";" SWS, EQUAL = SWS "=" SWS). Names are lower-cased; values
  * are kept as written (quoted strings keep their quotes). Returns nothing: the
@@ -171,7 +198,7 @@ export function parseParams(s: string, i: number, params: Params, what: string):
     i = skipWs(s, i + 1);
     const ne = tokenEnd(s, i);
     if (ne === i) throw fault(what);
-    const name = s.slice(i, ne).toLowerCase();
+    const name = lowerName(s, i, ne);
     i = skipWs(s, ne);
     let value: string | null = null;
     if (i < s.length && s.charCodeAt(i) === 61 /* = */) {

@@ -8,7 +8,7 @@
  * are lower-cased. The serializer re-escapes what the grammar does not allow.
  */
 import { SipParseError } from './errors.ts';
-import { isHost } from './scan.ts';
+import { isHost, lowerName } from './scan.ts';
 import type { Params, SipUri, TelUri, Uri } from './types.ts';
 
 function set(chars: string): Uint8Array {
@@ -90,13 +90,17 @@ function checkChars(s: string, what: string): void {
  */
 function parseUriParams(s: string, from: number, to: number, params: Params, what: string): void {
   if (from >= to) return;
+  const pct = s.indexOf('%', from);
+  const plain = pct < 0 || pct >= to;
   for (let i = from; ; ) {
     let e = s.indexOf(';', i);
     if (e < 0 || e > to) e = to;
     if (e === i) throw bad(what);
     let eq = s.indexOf('=', i);
     if (eq >= e) eq = -1;
-    const name = unescape(s.slice(i, eq < 0 ? e : eq), what).toLowerCase();
+    const ne = eq < 0 ? e : eq;
+    // No escape in the parameters (the usual case): names read in place, common ones shared.
+    const name = plain ? lowerName(s, i, ne) : unescape(s.slice(i, ne), what).toLowerCase();
     if (name.length === 0) throw bad(what);
     params.set(name, eq < 0 ? null : unescape(s.slice(eq + 1, e), what));
     if (e === to) return;
