@@ -43,7 +43,7 @@
  *                             +-----------+
  */
 import { monotonicNow } from '../clock.ts';
-import type { SipRequest, SipResponse, Via } from '../message/types.ts';
+import type { SipRequest, SipResponse } from '../message/types.ts';
 import type { InboundContext } from '../transport/types.ts';
 import type { CompletedServer } from './completed.ts';
 import { IllegalTransitionError } from './errors.ts';
@@ -183,18 +183,29 @@ export class NonInviteServerTransaction implements ServerTransaction {
     } catch {
       bytes = undefined;
     }
-    const octetsOnly = transport.sendResponseNow !== undefined && bytes !== undefined && res.via[0] !== undefined;
+    const via = res.via[0];
+    const octetsOnly = transport.sendResponseNow !== undefined && bytes !== undefined && via !== undefined;
+    // One flat object, fields always in this order (one hidden class for every entry).
+    // Only routing Via parameters are kept (§18.2.2, RFC 3581 §4): the branch and the
+    // rest stay behind, and with them the request text their strings were sliced from.
     return {
       id: this.id,
       method: this.request.method,
+      expiresAt: this.timerJAt,
       bytes,
       res: octetsOnly ? undefined : res,
-      via: res.via[0] && routingVia(res.via[0]),
-      // Not this.context itself: that is the InboundRequest, which holds the whole request.
-      to: this.context.connectionId === undefined
-        ? { source: this.context.source, local: this.context.local }
-        : { source: this.context.source, local: this.context.local, connectionId: this.context.connectionId },
-      expiresAt: this.timerJAt,
+      // The entry is its own InboundContext. Not this.context itself: that is the
+      // InboundRequest, which holds the whole request.
+      source: this.context.source,
+      local: this.context.local,
+      connectionId: this.context.connectionId,
+      viaProtocol: via?.protocol,
+      viaTransport: via ? via.transport : '',
+      viaHost: via ? via.host : '',
+      viaPort: via?.port,
+      maddr: via?.params.get('maddr'),
+      received: via?.params.get('received'),
+      rport: via?.params.get('rport'),
       tx: wantsErrors ? this : undefined,
     };
   }
@@ -217,22 +228,4 @@ export class NonInviteServerTransaction implements ServerTransaction {
     // arrow field costs a __name() defineProperty per transaction.
     if (res) this.lastBytes.send(this.env.transport, res, this.context, (err) => this.onTransportError(err));
   }
-}
-
-/** Via parameters that route a response (§18.2.2, RFC 3581 §4). */
-const ROUTING_PARAMS = ['maddr', 'received', 'rport'] as const;
-
-/**
- * The part of a response's top Via that routes it (§18.2.2): sent-by, transport and
- * maddr/received/rport. Everything else (the branch above all) stays behind, and with
- * it the request text its strings were sliced from: what a Completed entry keeps for
- * 32 s per transaction is then a few small strings.
- */
-function routingVia(via: Via): Via {
-  const params = new Map<string, string | null>();
-  for (const name of ROUTING_PARAMS) {
-    const v = via.params.get(name);
-    if (v !== undefined) params.set(name, v);
-  }
-  return { protocol: via.protocol, transport: via.transport, host: via.host, port: via.port, params };
 }

@@ -2,7 +2,7 @@ import type { Clock, TimerHandle } from '../clock.ts';
 import type { SipResponse } from '../message/types.ts';
 import { serializeMessage } from '../message/serializer.ts';
 import type { InboundContext, TransportLayer } from '../transport/types.ts';
-import type { CompletedServer } from './completed.ts';
+import { entryVia, type CompletedServer } from './completed.ts';
 
 /** Named one-shot timers of one state machine, on the injected clock. */
 export class TimerSet<N extends string> {
@@ -96,11 +96,12 @@ export class ResponseBytes {
 
 /** Resends a Completed entry's response (§17.2.2); a failure reaches onError asynchronously. */
 export function resendCompleted(transport: TransportLayer, entry: CompletedServer, onError: (err: unknown) => void): void {
-  if (entry.bytes && entry.via && transport.sendResponseNow) {
-    transport.sendResponseNow(entry.bytes, entry.via, entry.to, onError);
+  const via = entryVia(entry);
+  if (entry.bytes && via && transport.sendResponseNow) {
+    transport.sendResponseNow(entry.bytes, via, entry, onError);
     return;
   }
   const res = entry.res;
   if (!res) return;
-  safeSend(() => (transport.sendResponseBytes && entry.bytes ? transport.sendResponseBytes(entry.bytes, res, entry.to) : transport.sendResponse(res, entry.to)), onError);
+  safeSend(() => (transport.sendResponseBytes && entry.bytes ? transport.sendResponseBytes(entry.bytes, res, entry) : transport.sendResponse(res, entry)), onError);
 }

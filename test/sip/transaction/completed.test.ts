@@ -192,6 +192,35 @@ describe('Completed non-INVITE server transactions (RFC 3261 §17.2.2)', () => {
     assert.equal(resent.toHoldsRequest, false, 'the kept context is not the inbound request');
     layer.close();
   });
+  it('MUST resend from Completed to the same source and local socket, routed by the received/rport/maddr of the top Via (§18.2.2, RFC 3581 §4)', () => {
+    const { transport, layer } = withServer();
+    const source = { transport: 'udp' as const, address: '127.0.0.77', port: 40123 };
+    let firstTo: InboundContext | undefined;
+    const sent: { via: Via; to: InboundContext }[] = [];
+    transport.sendResponseNow = (_data, via, to) => {
+      firstTo ??= to;
+      sent.push({ via: { ...via, params: new Map(via.params) }, to: { source: to.source, local: to.local, connectionId: to.connectionId } });
+    };
+    const stamped = (): ReturnType<typeof inboundRequest> => {
+      const req = inboundRequest('REGISTER', { branch: 'z9hG4bKroute' });
+      req.via[0].params.set('received', '127.0.0.77').set('rport', '40123').set('maddr', '127.0.0.78').set('ttl', '1');
+      return req;
+    };
+    layer.onRequest = (tx) => tx.respond(responseTo(tx.request, 200, 'OK'));
+    transport.injectRequest(stamped(), source);
+    transport.injectRequest(stamped(), source);
+    assert.equal(sent.length, 2, 'the retransmission is answered from Completed');
+    const again = sent[1];
+    assert.deepEqual([...again.via.params], [['maddr', '127.0.0.78'], ['received', '127.0.0.77'], ['rport', '40123']], 'routing parameters only, ttl and branch stay behind');
+    assert.equal(again.via.host, sent[0].via.host);
+    assert.equal(again.via.port, sent[0].via.port);
+    assert.equal(again.via.transport, sent[0].via.transport);
+    assert.equal(again.via.protocol, 'SIP/2.0');
+    assert.deepEqual(again.to.source, source);
+    assert.deepEqual(again.to.local, firstTo?.local);
+    assert.equal(again.to.connectionId, undefined);
+    layer.close();
+  });
 });
 
 describe('Completed non-INVITE client transactions (RFC 3261 §17.1.2.2)', () => {
