@@ -90,6 +90,28 @@ describe('Registrar.handleDurable (group commit)', () => {
     t.close();
   });
 
+  it('MUST answer every REGISTER of one batch after its commit, in arrival order, even when one reply throws', async () => {
+    const t = durableSetup();
+    const order: string[] = [];
+    let rowsAtFirst: string[] | undefined;
+    const regs = [['100', 1], ['101', 1], ['100', 2]] as const;
+    const done = new Promise<void>((resolve) => {
+      for (const [user, host] of regs) {
+        const auth = user === '100' ? AUTH100 : { user, password: `secret${user}` };
+        t.registrar.handleDurable(register({ user, auth, contacts: [`<sip:${user}@192.0.2.${host}:5062>`], callId: `c${user}-${host}` }), FLOW, (res) => {
+          rowsAtFirst ??= t.rows();
+          order.push(`${user}:${host}:${res.status}`);
+          if (order.length === regs.length) resolve();
+          if (order.length === 1) throw new Error('a reply that throws');
+        });
+      }
+    });
+    await done;
+    assert.deepEqual(order, ['100:1:200', '101:1:200', '100:2:200'], 'all answered, in order, despite the throw');
+    assert.equal(rowsAtFirst?.length, 3, 'the whole batch was in the file before the first 200');
+    t.close();
+  });
+
   it('MUST answer a challenge at once, without waiting for a commit', () => {
     const t = durableSetup();
     let res: SipResponse | undefined;
