@@ -96,6 +96,8 @@ const CRLF = Buffer.from('\r\n');
 
 export class SipTransport implements TransportLayer {
   private readonly emitter = new EventEmitter();
+  /** Listener snapshots for emit(), dropped by on()/off() (see emit). */
+  private readonly listenerCache = new Map<string, readonly unknown[]>();
   private readonly clock: Clock;
   private readonly maxMessageSize: number;
   private readonly mtu: number;
@@ -125,11 +127,13 @@ export class SipTransport implements TransportLayer {
 
   on<E extends keyof SipTransportEvents>(event: E, listener: SipTransportEvents[E]): this {
     this.emitter.on(event, listener);
+    this.listenerCache.delete(event);
     return this;
   }
 
   off<E extends keyof SipTransportEvents>(event: E, listener: SipTransportEvents[E]): this {
     this.emitter.off(event, listener);
+    this.listenerCache.delete(event);
     return this;
   }
 
@@ -384,7 +388,8 @@ export class SipTransport implements TransportLayer {
       // `from` is a fresh object per datagram. An IPv4 socket reports dotted-quad
       // sources, already canonical; IPv6 ones need canonicalIp.
       const source: Endpoint = listener.family === 4 ? from : { transport: 'udp', address: canonicalIp(from.address), port: from.port };
-      this.receive(data, { source, local: { ...listener.local } });
+      // listener.local is frozen and shared by every context of the socket: no copy per datagram.
+      this.receive(data, { source, local: listener.local });
     } catch (err) {
       this.fault(asTransportError(err), { remote: from, local: listener.local });
     }
@@ -497,7 +502,15 @@ export class SipTransport implements TransportLayer {
   /** Emits to listeners; a throwing listener becomes a 'fault', never a socket crash. */
   private emit<E extends keyof SipTransportEvents>(event: E, ...args: Parameters<SipTransportEvents[E]>): void {
     // Each listener runs on its own, so one that throws does not starve the others.
-    for (const listener of this.emitter.listeners(event)) {
+    // A snapshot per event, rebuilt only after on()/off(): emitter.listeners() copies
+    // the array on every call, i.e. one allocation per datagram. Same semantics: a
+    // listener added or removed while emitting takes effect from the next emit.
+    let listeners = this.listenerCache.get(event);
+    if (listeners === undefined) {
+      listeners = this.emitter.listeners(event);
+      this.listenerCache.set(event, listeners);
+    }
+    for (const listener of listeners) {
       try {
         (listener as (...a: Parameters<SipTransportEvents[E]>) => void)(...args);
       } catch (err) {

@@ -40,10 +40,13 @@ export class UdpListener {
 
   private constructor(
     private readonly socket: Socket,
-    readonly local: Endpoint,
+    readonly local: Readonly<Endpoint>,
     readonly family: 4 | 6,
     onError: (err: Error) => void,
   ) {
+    // Shared by every InboundContext of this socket (no copy per datagram): frozen so
+    // that no holder can move the socket's address under the others.
+    Object.freeze(local);
     this.afterSend = (err) => {
       if (err) onError(err);
     };

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createResponse } from '../../../src/sip/message/build.ts';
 import { TransportError } from '../../../src/sip/transport/errors.ts';
-import type { TraceEvent } from '../../../src/sip/transport/types.ts';
+import type { InboundRequest, TraceEvent } from '../../../src/sip/transport/types.ts';
 import { nextDatagram, nextRequest, nextResponse, options, rawRequest, started, startedSamePort, udpPeer, viaOf } from './helpers.ts';
 
 for (const address of ['127.0.0.1', '::1']) {
@@ -34,6 +34,35 @@ for (const address of ['127.0.0.1', '::1']) {
       } finally {
         await a.close();
         await b.close();
+      }
+    });
+
+    it('MUST hand every request of a socket the same read-only local endpoint and reach listeners added or removed between datagrams', async () => {
+      const t = await started({ listen: [{ transport: 'udp', address, port: 0 }] });
+      const phone = await udpPeer(address);
+      try {
+        const port = t.localEndpoint('udp')!.port;
+        const seen: string[] = [];
+        const first = (r: InboundRequest): void => void seen.push(`first:${r.msg.callId}`);
+        t.on('request', first);
+        const got1 = nextRequest(t);
+        phone.send(rawRequest(`SIP/2.0/UDP ${host}:${phone.port};branch=z9hG4bKlocal1`, { callId: 'one' }), port, address);
+        const r1 = await got1;
+        t.off('request', first);
+        const got2 = nextRequest(t);
+        phone.send(rawRequest(`SIP/2.0/UDP ${host}:${phone.port};branch=z9hG4bKlocal2`, { callId: 'two' }), port, address);
+        const r2 = await got2;
+        assert.deepEqual(seen, ['first:one'], 'a removed listener hears nothing more');
+        assert.equal(r2.msg.callId, 'two', 'a listener added after the first datagram hears the second');
+        assert.equal(r1.local, r2.local, 'one local endpoint object per socket');
+        assert.deepEqual(r1.local, { transport: 'udp', address, port });
+        assert.throws(() => {
+          (r1.local as { port: number }).port = 1;
+        }, TypeError);
+        assert.equal(r2.local.port, port);
+      } finally {
+        phone.close();
+        await t.close();
       }
     });
 
