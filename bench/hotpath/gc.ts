@@ -87,6 +87,18 @@ function traceGc(line: string): void {
     gcStats.promotedMiB += Number(nvp[2]) / 2 ** 20;
     gcStats.copiedMiB += Number(nvp[3]) / 2 ** 20;
   }
+  // --trace-gc-nvp has no --trace-gc summary line: count its pauses by kind (gc=s scavenge, else mark-compact).
+  const pause = /\bpause=([\d.]+) .*?\bgc=(\w+)/.exec(line);
+  if (pause) {
+    if (pause[2] === 's') {
+      gcStats.scavenges++;
+      gcStats.scavengeMs += Number(pause[1]);
+    } else {
+      gcStats.markCompacts++;
+      gcStats.markCompactMs += Number(pause[1]);
+    }
+    return;
+  }
   const opt = /^\[completed (?:compiling|optimizing) .*?<JSFunction (\S*)/.exec(line);
   if (opt) jitStats.compiled.set(opt[1] ?? '', (jitStats.compiled.get(opt[1] ?? '') ?? 0) + 1);
   const de = /^\[bailout \(kind: ([^)]*)\).*?<JSFunction (\S*)/.exec(line);
@@ -246,7 +258,11 @@ async function registerMode(n: number, window: number, flags: string[]): Promise
       const g0 = { ...gcStats };
       const r = await registerLoad(n, window);
       const c1 = threadCpu(pid);
-      const gc = `GC: ${gcStats.scavenges - g0.scavenges} scavenges ${(gcStats.scavengeMs - g0.scavengeMs).toFixed(0)} ms, ${gcStats.markCompacts - g0.markCompacts} mark-compacts ${(gcStats.markCompactMs - g0.markCompactMs).toFixed(0)} ms`;
+      const gc = `GC: ${gcStats.scavenges - g0.scavenges} scavenges ${(gcStats.scavengeMs - g0.scavengeMs).toFixed(0)} ms, ${gcStats.markCompacts - g0.markCompacts} mark-compacts ${(gcStats.markCompactMs - g0.markCompactMs).toFixed(0)} ms` +
+        // Allocation per registration, from --trace-gc-nvp (counted up to the last GC of the round).
+        (gcStats.allocatedMiB > g0.allocatedMiB
+          ? `; per reg: allocated ${(((gcStats.allocatedMiB - g0.allocatedMiB) * 2 ** 20) / n).toFixed(0)} B, promoted ${(((gcStats.promotedMiB - g0.promotedMiB) * 2 ** 20) / n).toFixed(0)} B`
+          : '');
       const per = (ms: number): string => ((ms * 1000) / n).toFixed(0);
       const names = [...c1.byName.entries()].map(([k, v]) => `${k} ${per(v - (c0.byName.get(k) ?? 0))}`).join(', ');
       console.log(`[${flags.join(' ') || 'default'}] round ${round}: ${n} in ${r.ms.toFixed(0)} ms = ${((n / r.ms) * 1000).toFixed(0)}/s, retrans ${r.retransmissions}; node CPU µs/reg: main ${per(c1.main - c0.main)} + other threads ${per(c1.others - c0.others)} (${names}); RSS ${rssMiB(pid).toFixed(0)} MiB; ${gc}`);
