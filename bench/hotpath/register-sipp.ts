@@ -1,4 +1,4 @@
-/** Quick probe: node CPU µs per registration at a given rate. Usage: tsx bench/probe-register.ts RATE [profile] */
+/** Node CPU µs per registration under SIPp (node as its own process on 127.0.0.90, two SIPp clients). Usage: npx tsx bench/hotpath/register-sipp.ts RATE [profile]; the second run of each pair is all refreshes. */
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
