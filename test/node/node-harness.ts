@@ -179,8 +179,14 @@ export class RawUdpClient {
     return this.local;
   }
 
-  /** Sends `build(local)` to `to` and resolves with the first final response. */
+  /**
+   * Sends `build(local)` to `to` and resolves with the first final response to it
+   * (same Call-ID): retransmitted final responses to an earlier request — e.g. an
+   * INVITE 503 this client never ACKed, repeated by Timer G — are not taken for it.
+   */
   request(to: Endpoint, build: (local: Endpoint) => string, ms = 2000): Promise<SipResponse> {
+    const text = build(this.local);
+    const callId = /^Call-ID:[ \t]*(\S+)/im.exec(text)?.[1];
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => {
         this.socket.off('message', onMessage);
@@ -189,12 +195,13 @@ export class RawUdpClient {
       const onMessage = (data: Buffer): void => {
         const r = parseMessage(data);
         if (!r.ok || r.msg.kind !== 'response' || r.msg.status < 200) return;
+        if (callId !== undefined && r.msg.callId !== callId) return;
         clearTimeout(t);
         this.socket.off('message', onMessage);
         resolve(r.msg);
       };
       this.socket.on('message', onMessage);
-      this.socket.send(build(this.local), to.port, to.address);
+      this.socket.send(text, to.port, to.address);
     });
   }
 
