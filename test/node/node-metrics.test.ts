@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CallSummary } from '../../src/admin/types.ts';
 import type { SimCall } from '../../src/lab/sim-phone/index.ts';
+import { answeredCall } from '../support/calls.ts';
 import { DOMAIN, metricValue, once, rawRequest, RawUdpClient, startTestNode, waitFor } from './node-harness.ts';
 
 describe('PbxNode metrics and per-call media counters', () => {
@@ -18,12 +19,7 @@ describe('PbxNode metrics and per-call media counters', () => {
       const b = await t.phone('2002', { incoming: 'manual' });
       assert.equal(await a.register(), 200);
       assert.equal(await b.register(), 200);
-      const incoming = once<[SimCall]>(b, 'incoming');
-      const call = await a.call(`sip:2002@${DOMAIN}`);
-      const [bCall] = await incoming;
-      const answered = once(call, 'answered');
-      bCall.answer();
-      await answered;
+      const { call, callee: bCall } = await answeredCall(a, b, `sip:2002@${DOMAIN}`);
       const ended = once(bCall, 'ended');
       call.hangup();
       await ended;

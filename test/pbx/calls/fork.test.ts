@@ -4,7 +4,7 @@ import type { SimCall } from '../../../src/lab/sim-phone/index.ts';
 import { COMPLETED_ELSEWHERE } from '../../../src/pbx/calls/call.ts';
 import { serializeUri } from '../../../src/sip/message/serializer.ts';
 import type { SipRequest } from '../../../src/sip/message/types.ts';
-import { startNode, once, waitFor, dial, registered } from './harness.ts';
+import { answeredCall, startNode, once, waitFor, dial, registered } from './harness.ts';
 
 const FREQS = [440, 1000, 1400, 2000];
 const MANUAL = { incoming: 'manual' as const };
@@ -68,12 +68,7 @@ describe('media between legs', () => {
       const b = await node.phone('2002', { codecs: ['PCMA'], incoming: 'manual' });
       await a.register();
       await b.register();
-      const incoming = once<[SimCall]>(b, 'incoming');
-      const call = await a.call('sip:2002@pbx.test');
-      const [bCall] = await incoming;
-      const answered = once(call, 'answered');
-      bCall.answer();
-      await answered;
+      const { call, callee: bCall } = await answeredCall(a, b, 'sip:2002@pbx.test');
       assert.equal(call.audio.codec, 'PCMU');
       assert.equal(bCall.audio.codec, 'PCMA');
       await Promise.all([call.sendTone(1000, 300), bCall.sendTone(440, 300)]);

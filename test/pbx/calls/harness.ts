@@ -4,7 +4,7 @@
  * on other 127.0.0.x addresses. Small T1 so transaction timers run out quickly.
  */
 export { waitFor, once } from '../../support/wait.ts';
-import { once } from '../../support/wait.ts';
+export { dial, answeredCall } from '../../support/calls.ts';
 import { randomInt } from 'node:crypto';
 import { SystemClock, type Clock } from '../../../src/sip/clock.ts';
 import { DigestServer } from '../../../src/sip/auth/digest-server.ts';
@@ -19,7 +19,7 @@ import { digestRegistrarAuth } from '../../../src/pbx/registrar/digest-auth.ts';
 import { PortPool } from '../../../src/media/port-pool.ts';
 import { silentLogger } from '../../../src/util/log.ts';
 import { CallManager, type CallManagerDeps } from '../../../src/pbx/calls/call-manager.ts';
-import { SimPhone, type SimCall, type SimPhoneOptions } from '../../../src/lab/sim-phone/index.ts';
+import { SimPhone, type SimPhoneOptions } from '../../../src/lab/sim-phone/index.ts';
 import type { NewCdr } from '../../../src/store/cdr-store.ts';
 
 export const DOMAIN = 'pbx.test';
@@ -140,13 +140,6 @@ export async function startNode(over: Partial<CallManagerDeps> = {}, clock: Cloc
 }
 
 
-/** `from` calls `uri`; resolves with the call and the incoming call each of `ringing` saw. */
-export async function dial(from: SimPhone, uri: string, ringing: SimPhone[]): Promise<{ call: SimCall; incoming: SimCall[] }> {
-  const arrivals = ringing.map((p) => once<[SimCall]>(p, 'incoming'));
-  const call = await from.call(uri);
-  const incoming = (await Promise.all(arrivals)).map(([c]) => c);
-  return { call, incoming };
-}
 
 /** Starts and registers one phone per extension (with optional phone options). */
 export async function registered(node: TestNode, ...specs: Array<[string, Partial<SimPhoneOptions>?]>): Promise<SimPhone[]> {

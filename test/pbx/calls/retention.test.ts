@@ -9,8 +9,7 @@ import { parseUri } from '../../../src/sip/message/parser.ts';
 import type { SipRequest, Uri } from '../../../src/sip/message/types.ts';
 import type { TransactionLayer } from '../../../src/sip/transaction/layer.ts';
 import { silentLogger } from '../../../src/util/log.ts';
-import type { SimCall } from '../../../src/lab/sim-phone/index.ts';
-import { startNode, waitFor, once, type TestNode } from './harness.ts';
+import { answeredCall, startNode, waitFor, type TestNode } from './harness.ts';
 
 // A full collection on demand, without starting the test process with --expose-gc.
 setFlagsFromString('--expose-gc');
@@ -45,12 +44,7 @@ describe('memory of ended calls', () => {
       const [a, b] = [await node.phone('2001'), await node.phone('2002', { incoming: 'manual' })];
       assert.equal(await a.register(), 200);
       assert.equal(await b.register(), 200);
-      const incoming = once<[SimCall]>(b, 'incoming');
-      const call = await a.call('sip:2002@pbx.test');
-      const [bCall] = await incoming;
-      const answered = once(call, 'answered');
-      bCall.answer();
-      await answered;
+      const { call } = await answeredCall(a, b, 'sip:2002@pbx.test');
       const ref = refToOnlyCall(node);
       call.hangup();
       await waitFor(() => node.calls.stats().active === 0, 5000, 'call ended');

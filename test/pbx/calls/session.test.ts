@@ -4,7 +4,7 @@ import { createRequest } from '../../../src/sip/message/build.ts';
 import { parseUri } from '../../../src/sip/message/parser.ts';
 import type { SimCall, SimPhone } from '../../../src/lab/sim-phone/index.ts';
 import { FakeClock } from '../../../src/sip/clock.ts';
-import { DOMAIN, TIMERS, startNode, once, waitFor, type TestNode } from './harness.ts';
+import { DOMAIN, TIMERS, answeredCall, startNode, once, waitFor, type TestNode } from './harness.ts';
 
 const FREQS = [440, 1000, 1400, 2000];
 
@@ -13,12 +13,7 @@ async function connected(node: TestNode, callerOpts = {}, calleeOpts = {}, calle
   const b = await node.phone('2002', { incoming: 'manual', ...calleeOpts });
   await a.register();
   await b.register();
-  const incoming = once<[SimCall]>(b, 'incoming');
-  const call = await a.call('sip:2002@pbx.test');
-  const [bCall] = await incoming;
-  const answered = once(call, 'answered');
-  bCall.answer();
-  await answered;
+  const { call, callee: bCall } = await answeredCall(a, b, 'sip:2002@pbx.test');
   return { a, b, call, bCall };
 }
 
