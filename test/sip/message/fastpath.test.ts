@@ -4,6 +4,7 @@
  * (one V8 hidden class per kind), the serializer's single CR/LF check, the
  * parser's latin1/UTF-8 decoding and its shared empty body.
  */
+import { fault, parsed as ok, request } from './parse-helpers.ts';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -12,7 +13,7 @@ import { SipParseError } from '../../../src/sip/message/errors.ts';
 import { parseAuth, parseAuthGeneral } from '../../../src/sip/message/headers.ts';
 import { parseMessage, parseNameAddr, parseUri } from '../../../src/sip/message/parser.ts';
 import { serializeMessage } from '../../../src/sip/message/serializer.ts';
-import type { AuthValue, SipMessage, SipRequest, SipResponse } from '../../../src/sip/message/types.ts';
+import type { AuthValue, SipResponse } from '../../../src/sip/message/types.ts';
 
 const REGISTER = [
   'REGISTER sip:127.0.0.90:5060 SIP/2.0',
@@ -27,21 +28,6 @@ const REGISTER = [
 
 function wire(lines: string[], body = ''): Buffer {
   return Buffer.from(lines.join('\r\n') + '\r\n\r\n' + body);
-}
-function ok(buf: Buffer): SipMessage {
-  const r = parseMessage(buf);
-  if (!r.ok) assert.fail(`expected ok, got "${r.error.fault}"`);
-  return r.msg;
-}
-function request(buf: Buffer): SipRequest {
-  const m = ok(buf);
-  assert.equal(m.kind, 'request');
-  return m as SipRequest;
-}
-function fault(buf: Buffer): string {
-  const r = parseMessage(buf);
-  if (r.ok) assert.fail('expected a failure');
-  return r.error.fault;
 }
 
 /** parseAuth's result, or the fault it threw. */

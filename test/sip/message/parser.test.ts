@@ -1,9 +1,10 @@
+import { fault, parsed as ok } from './parse-helpers.ts';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseMessage, parseNameAddr } from '../../../src/sip/message/parser.ts';
 import { serializeMessage, serializeNameAddr } from '../../../src/sip/message/serializer.ts';
 import { SipParseError } from '../../../src/sip/message/errors.ts';
-import type { SipMessage, SipRequest } from '../../../src/sip/message/types.ts';
+import type { SipRequest } from '../../../src/sip/message/types.ts';
 
 const BASE = [
   'OPTIONS sip:bob@example.com SIP/2.0',
@@ -16,16 +17,6 @@ const BASE = [
 
 function msg(extra: string[] = [], base = BASE, body = ''): Buffer {
   return Buffer.from([...base, ...extra].join('\r\n') + '\r\n\r\n' + body);
-}
-function ok(buf: Buffer): SipMessage {
-  const r = parseMessage(buf);
-  if (!r.ok) assert.fail(`expected ok, got "${r.error.fault}"`);
-  return r.msg;
-}
-function fault(buf: Buffer): string {
-  const r = parseMessage(buf);
-  if (r.ok) assert.fail('expected a failure');
-  return r.error.fault;
 }
 
 describe('header forms (RFC 3261 §7.3)', () => {

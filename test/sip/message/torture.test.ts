@@ -2,29 +2,15 @@
  * RFC 4475 (SIP torture tests) and RFC 5118 (IPv6 torture tests), every file of
  * shared/vectors (test/support/vectors.ts). Expectations checked against the RFC sections.
  */
+import { parsed, request, response } from './parse-helpers.ts';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseMessage } from '../../../src/sip/message/parser.ts';
 import { serializeRawResponse } from '../../../src/sip/message/raw-response.ts';
 import { serializeMessage } from '../../../src/sip/message/serializer.ts';
-import { isSipUri, type SipMessage, type SipRequest, type SipResponse, type SipUri, type Uri } from '../../../src/sip/message/types.ts';
+import { isSipUri, type SipMessage, type SipUri, type Uri } from '../../../src/sip/message/types.ts';
 import { listRfc4475, listRfc5118, rfc4475, rfc5118, TYPICAL } from './vectors.ts';
 
-function parsed(buf: Buffer): SipMessage {
-  const r = parseMessage(buf);
-  if (!r.ok) assert.fail(`expected a parsed message, got ${r.error.status} "${r.error.fault}"`);
-  return r.msg;
-}
-function request(buf: Buffer): SipRequest {
-  const m = parsed(buf);
-  assert.equal(m.kind, 'request');
-  return m as SipRequest;
-}
-function response(buf: Buffer): SipResponse {
-  const m = parsed(buf);
-  assert.equal(m.kind, 'response');
-  return m as SipResponse;
-}
 function sip(u: Uri): SipUri {
   assert.ok(isSipUri(u), `expected a SIP URI, got ${u.scheme}`);
   return u;
