@@ -106,9 +106,7 @@ export class PbxNode {
 
     mkdirSync(dirname(this.node.database), { recursive: true });
     // The node is the only writer of its database: binding reads come from memory.
-    // Group commit once per event-loop turn: a commit window (SqliteLocationStore
-    // commitWindow) measured no CPU gain here (rows per commit 16 -> 18-20 at
-    // ~3,000-4,000/s) and adds up to its length to every 200.
+    // Group commit once per event-loop turn (SqliteLocationStore.stage).
     this.stores = openSqliteStores(this.node.database, { cacheReads: true });
 
     const tls = this.node.tls ? { cert: readFileSync(this.node.tls.certFile), key: readFileSync(this.node.tls.keyFile) } : undefined;

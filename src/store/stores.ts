@@ -3,7 +3,7 @@
  * close() closes the stores, then the connection; idempotent.
  */
 import { openDatabase, type OpenOptions, type SqliteDatabase } from './sqlite.ts';
-import { SqliteLocationStore, type CommitWindow } from './sqlite-location-store.ts';
+import { SqliteLocationStore } from './sqlite-location-store.ts';
 import { SqliteCdrStore } from './cdr-store.ts';
 
 export interface SqliteStores {
@@ -13,13 +13,10 @@ export interface SqliteStores {
   close(): void;
 }
 
-/**
- * `cacheReads`: this process is the only writer of the file; `commitWindow`: group
- * commit by time and size (see SqliteLocationStore).
- */
-export function openSqliteStores(file: string, options?: OpenOptions & { cacheReads?: boolean; commitWindow?: CommitWindow }): SqliteStores {
+/** `cacheReads`: this process is the only writer of the file (see SqliteLocationStore). */
+export function openSqliteStores(file: string, options?: OpenOptions & { cacheReads?: boolean }): SqliteStores {
   const db = openDatabase(file, options);
-  const location = new SqliteLocationStore(db, { cacheReads: options?.cacheReads, commitWindow: options?.commitWindow });
+  const location = new SqliteLocationStore(db, { cacheReads: options?.cacheReads });
   const cdr = new SqliteCdrStore(db);
   let closed = false;
   return {
