@@ -58,22 +58,6 @@ export interface NodeOptions {
   overloadClock?: Clock;
 }
 
-const STATUS_LINE_START = Buffer.from('SIP/2.0 ', 'latin1');
-const DIGIT_0 = 0x30;
-
-/** The status code of a serialized response ("SIP/2.0 200 ..."), else undefined. Runs per datagram sent: no string copies until it is one. */
-function responseStatus(data: Buffer): string | undefined {
-  if (data.length < 12 || data.compare(STATUS_LINE_START, 0, 8, 0, 8) !== 0) return undefined;
-  const d1 = data[8] - DIGIT_0;
-  const d2 = data[9] - DIGIT_0;
-  const d3 = data[10] - DIGIT_0;
-  if (!(d1 >= 1 && d1 <= 6 && d2 >= 0 && d2 <= 9 && d3 >= 0 && d3 <= 9)) return undefined;
-  return STATUS_TEXT[d1 * 100 + d2 * 10 + d3];
-}
-
-/** "100" … "699", indexed by the number (no per-response number-to-string). */
-const STATUS_TEXT: string[] = Array.from({ length: 700 }, (_, i) => String(i));
-
 export class PbxNode {
   readonly name: string;
   readonly config: Config;
@@ -263,17 +247,15 @@ export class PbxNode {
     this.layer.onCancel = (inviteTx, cancelTx, req) => this.calls.onCancel(inviteTx, cancelTx, req);
     this.layer.onStrayResponse = (res) => this.calls.onStrayResponse(res);
     this.layer.onError = (err) => this.logger.warn({ err, code: errorCode(err) }, 'transaction layer');
-    this.transport.on('trace', (ev) => {
-      // Counted on the wire so that every sender is included: our handler, the call
-      // engine, the transaction layer's retransmissions, the transport's own 400s.
-      if (ev.direction === 'out') {
-        const status = responseStatus(ev.data);
-        if (status !== undefined) this.responses.inc(status);
-      }
-      if (this.logger.isLevelEnabled('trace')) {
+    // Counted on the wire so that every sender is included: our handler, the call
+    // engine, the transaction layer's retransmissions, the transport's own 400s.
+    this.transport.onResponseSent = (status) => this.responses.inc(status);
+    // Only a trace-level logger needs every datagram as an event.
+    if (this.logger.isLevelEnabled('trace')) {
+      this.transport.on('trace', (ev) => {
         this.logger.trace({ dir: ev.direction, remote: ev.remote, local: ev.local, sip: ev.data.toString('utf8') }, 'sip');
-      }
-    });
+      });
+    }
     this.transport.on('fault', (err, info) => this.logger.debug({ code: err.code, msg: err.message, ...info }, 'transport fault'));
     this.transport.on('connectionClosed', (info) => this.onFlowClosed(info.connectionId));
   }

@@ -246,6 +246,7 @@ export class SipTransport implements TransportLayer {
         const r = this.udpRoute(via, to);
         r.udp.listener.sendNow(data, r.address, r.port, onError ? (err) => err && onError(sendFailed(err, r.address, r.port)) : undefined);
         if (this.tracing()) this.trace('out', { transport: 'udp', address: r.address, port: r.port }, r.udp.listener.local, data);
+    else this.countSent(data);
         return;
       }
       // §18.2.2: over the request's connection while it is open (no Promise) …
@@ -286,6 +287,7 @@ export class SipTransport implements TransportLayer {
     const r = this.udpRoute(via, to);
     await r.udp.listener.send(data, r.address, r.port);
     if (this.tracing()) this.trace('out', { transport: 'udp', address: r.address, port: r.port }, r.udp.listener.local, data);
+    else this.countSent(data);
   }
 
   /** UDP (RFC 3581 §4): received + rport, from the socket the request arrived on. Throws when there is no socket. */
@@ -482,13 +484,28 @@ export class SipTransport implements TransportLayer {
     if (this.closing) throw new TransportError('closed', 'transport closed');
   }
 
+  /**
+   * Called with the status code ("200") of every response this transport puts on the
+   * wire, whoever built it: the TU, a transaction's retransmission, the transport's
+   * own 400s. A plain callback, so that counting needs no 'trace' event per datagram.
+   */
+  onResponseSent: ((status: string) => void) | undefined;
+
   /** Whether anyone listens to 'trace': hot paths skip building trace data otherwise. */
   private tracing(): boolean {
     return this.emitter.listenerCount('trace') > 0;
   }
 
   private trace(direction: 'in' | 'out', remote: Endpoint, local: Endpoint, data: Buffer): void {
+    if (direction === 'out') this.countSent(data);
     if (this.tracing()) this.emit('trace', { direction, remote: { ...remote }, local: { ...local }, data });
+  }
+
+  /** Reports the status of every response put on the wire to `onResponseSent` (metrics). */
+  private countSent(data: Buffer): void {
+    if (this.onResponseSent === undefined) return;
+    const status = responseStatus(data);
+    if (status !== undefined) this.onResponseSent(status);
   }
 
   private fault(err: TransportError, info: FaultInfo): void {
@@ -556,4 +573,19 @@ function faultInfo(ctx: InboundContext): FaultInfo {
 function asTransportError(err: unknown): TransportError {
   if (err instanceof TransportError) return err;
   return new TransportError('bad-message', `unexpected: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+}
+
+const STATUS_LINE_START = Buffer.from('SIP/2.0 ', 'latin1');
+const DIGIT_0 = 0x30;
+/** "100" … "699", indexed by the number (no per-response number-to-string). */
+const STATUS_TEXT: string[] = Array.from({ length: 700 }, (_, i) => String(i));
+
+/** The status code of a serialized response ("SIP/2.0 200 ..."), else undefined (a request). Runs per datagram sent: no string copies. */
+function responseStatus(data: Buffer): string | undefined {
+  if (data.length < 12 || data.compare(STATUS_LINE_START, 0, 8, 0, 8) !== 0) return undefined;
+  const d1 = data[8] - DIGIT_0;
+  const d2 = data[9] - DIGIT_0;
+  const d3 = data[10] - DIGIT_0;
+  if (!(d1 >= 1 && d1 <= 6 && d2 >= 0 && d2 <= 9 && d3 >= 0 && d3 <= 9)) return undefined;
+  return STATUS_TEXT[d1 * 100 + d2 * 10 + d3];
 }
