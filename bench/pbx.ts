@@ -128,8 +128,11 @@ export function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGINT'
 
 const stat = (run: SippRun, key: string): number => Number(run.stats?.[key] ?? 0);
 
-/** REGISTER with digest for `list`, split over SIPP_PROCESSES SIPp clients at `rate` in total. */
-export async function registerRun(name: string, dir: string, target: string, list: number[], rate: number, portBase: number): Promise<RegisterRunFigures> {
+/**
+ * REGISTER with digest for `list`, split over SIPP_PROCESSES SIPp clients at `rate` in total;
+ * `rounds` > 1 registers every user that many times (SIPp wraps around its injection file).
+ */
+export async function registerRun(name: string, dir: string, target: string, list: number[], rate: number, portBase: number, rounds = 1): Promise<RegisterRunFigures> {
   const per = Math.ceil(list.length / SIPP_PROCESSES);
   const t0 = Date.now();
   const runs = await Promise.all(
@@ -139,7 +142,7 @@ export async function registerRun(name: string, dir: string, target: string, lis
       writeFiles({ [csv]: registerCsv(part, `${CLIENT_IP}:${portBase + i}`) });
       const r = Math.ceil(rate / SIPP_PROCESSES);
       return runSipp({
-        args: [target, '-sf', scenario('register-auth'), '-inf', csv, '-i', CLIENT_IP, '-p', String(portBase + i), '-m', String(part.length), '-r', String(r), '-rp', '1000', '-l', String(Math.max(1000, r)), '-buff_size', '4194304', '-nostdin', '-timeout', '120s'],
+        args: [target, '-sf', scenario('register-auth'), '-inf', csv, '-i', CLIENT_IP, '-p', String(portBase + i), '-m', String(part.length * rounds), '-r', String(r), '-rp', '1000', '-l', String(Math.max(1000, r)), '-buff_size', '4194304', '-nostdin', '-timeout', '120s'],
         timeoutMs: 150_000,
         statFile: join(dir, `reg-${portBase + i}-stat.csv`),
       });
@@ -147,7 +150,7 @@ export async function registerRun(name: string, dir: string, target: string, lis
   );
   const elapsedSec = (Date.now() - t0) / 1000;
   const succeeded = runs.reduce((s, r) => s + stat(r, 'SuccessfulCall(C)'), 0);
-  const failed = list.length - succeeded;
+  const failed = list.length * rounds - succeeded;
   return { name, users: list.length, targetRate: rate, succeeded, failed, perSecond: succeeded / elapsedSec, elapsedSec, retransmissions: runs.reduce((s, r) => s + stat(r, 'Retransmissions(C)'), 0) };
 }
 

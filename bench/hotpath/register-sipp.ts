@@ -1,4 +1,4 @@
-/** Node CPU µs per registration under SIPp (node as its own process on 127.0.0.90, two SIPp clients). Usage: npx tsx bench/hotpath/register-sipp.ts RATE [profile]; the second run of each pair is all refreshes. */
+/** Node CPU µs per registration under SIPp (node as its own process on 127.0.0.90, two SIPp clients). Usage: [PROBE_RUNS=2] [PROBE_ROUNDS=1] npx tsx bench/hotpath/register-sipp.ts RATE [profile]; the runs after the first are all refreshes. */
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,13 +14,29 @@ const profDir = prof ? join(dir, 'prof') : undefined;
 const node = await startNode(config, profDir, process.env.PROBE_TREE);
 const times = (): [number, number] => { const f = readFileSync(`/proc/${node.pid}/stat`, 'utf8').split(') ')[1].split(' '); return [Number(f[11]) * 10, Number(f[12]) * 10]; };
 const cpu = (): number => times()[0] + times()[1];
+/** CPU ms per thread name (main thread "node", V8 GC/compiler helpers "V8 DefaultWorke", libuv pool, ...). */
+const threads = (): Map<string, number> => {
+  const by = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${node.pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${node.pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      by.set(`${name}#${tid}`, (by.get(`${name}#${tid}`) ?? 0) + (Number(f[11]) + Number(f[12])) * 10);
+    } catch { /* thread gone */ }
+  }
+  return by;
+};
 await new Promise((r) => setTimeout(r, 1000));
-for (const [i, r] of [rate, rate].entries()) {
+for (const [i, r] of Array.from({ length: Number(process.env.PROBE_RUNS ?? 2) }, () => rate).entries()) {
   const c0 = cpu();
   const s0 = times()[1];
-  const run = await registerRun('probe', dir, '127.0.0.90:5060', users(10000, 10000), r, 5100 + 10 * i);
+  const t0 = threads();
+  const run = await registerRun('probe', dir, '127.0.0.90:5060', users(10000, 10000), r, 5100 + 10 * i, Number(process.env.PROBE_ROUNDS ?? 1));
   const c1 = cpu();
   const sys = times()[1] - s0;
+  const per = [...threads()].map(([name, ms]) => `${name} ${(((ms - (t0.get(name) ?? 0)) * 1000) / Math.max(1, run.succeeded)).toFixed(0)}`).filter((x) => !x.endsWith(' 0'));
+  console.log(`  µs/reg by thread: ${per.join(', ')}`);
   console.log(`target ${r}: ok ${run.succeeded} failed ${run.failed} ${run.perSecond.toFixed(0)}/s  node cpu ${(c1 - c0)} ms = ${((c1 - c0) * 1000 / Math.max(1, run.succeeded)).toFixed(0)} µs/reg (kernel ${((sys * 1000) / Math.max(1, run.succeeded)).toFixed(0)})  retrans ${run.retransmissions}`);
 }
 await stopChild(node);
