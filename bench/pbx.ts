@@ -5,7 +5,10 @@
  * load in the same run as the reference.
  *   (a) REGISTER with MD5 digest for 10,000 users at several target rates; RSS
  *       of the node before/after the first 10,000 bindings (made at the first,
- *       lowest rate, so that retransmission storms do not inflate it).
+ *       lowest rate, so that retransmission storms do not inflate it). Then, on
+ *       the warm node: 10,000 more users' new bindings at a high rate, sustained
+ *       runs (every user registers `rounds` times, 40,000 registrations) at and
+ *       above capacity, where overload protection must shed instead of collapse.
  *   (b) INVITE…BYE calls between registered SIPp endpoints (UAC → node → UAS),
  *       media anchored at the node (checked in every INVITE the UAS received).
  *   (c) Kamailio as registrar (auth + htable + usrloc in memory) and as a
@@ -28,6 +31,8 @@ const UAS_IP = '127.0.0.92';
 const CLIENT_IP = '127.0.0.93';
 const FIRST = 10000;
 const USERS = 10_000;
+/** A second block of users, registered only once the node is warm: new bindings at a high rate. */
+const FRESH_FIRST = FIRST + USERS;
 const CALLEE = FIRST + USERS - 1;
 const RTP = { minPort: 30000, maxPort: 39999 };
 /** One SIPp process saturates near 12,000 REGISTER messages/s (INTEROP.md); each registration is two. */
@@ -36,6 +41,8 @@ const SIPP_PROCESSES = 2;
 export interface RegisterRunFigures {
   name: string;
   users: number;
+  /** Registrations per user in the run (SIPp wraps around its injection file). */
+  rounds: number;
   targetRate: number;
   succeeded: number;
   failed: number;
@@ -55,7 +62,7 @@ export interface PbxBenchFigures {
    * §17.2.2) and could be collected; after all runs.
    */
   rss: { startMiB: number; after10kMiB: number; settledMiB: number; endMiB: number; bindings: number };
-  /** Wall time from spawning the node (10,000 extensions in its config) to "ready". */
+  /** Wall time from spawning the node (20,000 extensions in its config) to "ready". */
   startupMs: number;
   /** Which tree ran the node ("this tree" or the path given as opts.tree). */
   tree: string;
@@ -151,7 +158,7 @@ export async function registerRun(name: string, dir: string, target: string, lis
   const elapsedSec = (Date.now() - t0) / 1000;
   const succeeded = runs.reduce((s, r) => s + stat(r, 'SuccessfulCall(C)'), 0);
   const failed = list.length * rounds - succeeded;
-  return { name, users: list.length, targetRate: rate, succeeded, failed, perSecond: succeeded / elapsedSec, elapsedSec, retransmissions: runs.reduce((s, r) => s + stat(r, 'Retransmissions(C)'), 0) };
+  return { name, users: list.length, rounds, targetRate: rate, succeeded, failed, perSecond: succeeded / elapsedSec, elapsedSec, retransmissions: runs.reduce((s, r) => s + stat(r, 'Retransmissions(C)'), 0) };
 }
 
 /** A node register run with the node's 503 count (sip_overload_rejected_total; absent on nodes without overload protection). */
@@ -204,8 +211,17 @@ function topFrames(profileDir: string, n = 15): string[] {
   return [...by.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${((100 * v) / total).toFixed(1)}% ${k}`);
 }
 
+/** A REGISTER run after the refresh sweep: `block` of users, `rounds` registrations each. */
+export interface StressRun {
+  block: 'main' | 'fresh';
+  rate: number;
+  rounds: number;
+}
+
 export interface PbxBenchOptions {
   registerRates?: number[];
+  /** Runs after the sweep (default: new bindings at 6,000/s; 6,000, 8,000 and 10,000/s sustained). */
+  stress?: StressRun[];
   calls?: number;
   callRates?: number[];
   holdMs?: number;
@@ -218,15 +234,24 @@ export interface PbxBenchOptions {
 export async function benchPbx(opts: PbxBenchOptions = {}): Promise<PbxBenchFigures> {
   requireTool('sipp');
   const registerRates = opts.registerRates ?? [500, 1000, 2500, 5000, 6000];
+  const stress = opts.stress ?? [
+    { block: 'fresh', rate: 6000, rounds: 1 },
+    { block: 'main', rate: 6000, rounds: 4 },
+    { block: 'main', rate: 8000, rounds: 4 },
+    { block: 'main', rate: 10000, rounds: 4 },
+  ];
+  const blockOf = (r: StressRun): number[] => (r.block === 'fresh' ? fresh : all);
+  const stressName = (who: string, r: StressRun): string => (r.block === 'fresh' ? `${who}, new bindings (warm)` : `${who}, sustained`);
   const calls = opts.calls ?? 5000;
   const callRates = opts.callRates ?? [300, 500];
   const holdMs = opts.holdMs ?? 1000;
   const dir = mkdtempSync(join(tmpdir(), 'spacephone-bench-pbx-'));
   const profileDir = process.env.PBX_BENCH_PROFILE === '1' ? join(dir, 'prof') : undefined;
   const all = users(FIRST, USERS);
+  const fresh = users(FRESH_FIRST, USERS);
   const notes: string[] = [];
   const config = join(dir, 'pbx.yaml');
-  writeFiles({ [config]: pbxConfigYaml({ nodeName: 'pbx', address: NODE_IP, port: 5060, rtp: RTP, database: join(dir, 'pbx.sqlite'), firstUser: FIRST, userCount: USERS, admin: { address: NODE_IP, port: 8090 } }) });
+  writeFiles({ [config]: pbxConfigYaml({ nodeName: 'pbx', address: NODE_IP, port: 5060, rtp: RTP, database: join(dir, 'pbx.sqlite'), firstUser: FIRST, userCount: 2 * USERS, admin: { address: NODE_IP, port: 8090 } }) });
 
   const startup = { ms: 0 };
   const out: PbxBenchFigures = { register: [], rss: { startMiB: 0, after10kMiB: 0, settledMiB: 0, endMiB: 0, bindings: 0 }, startupMs: 0, tree: opts.tree ?? 'this tree', calls: [], media: { invites: 0, anchored: 0, portPairsInUseAfter: -1, callsActiveAfter: -1 }, kamailioRegister: [], kamailioCalls: [], notes };
@@ -266,6 +291,11 @@ export async function benchPbx(opts: PbxBenchOptions = {}): Promise<PbxBenchFigu
       out.register.push(await withRefused(() => registerRun(regName(i), dir, `${NODE_IP}:5060`, all, rate, 5100 + 10 * i)));
       await sleep(1000);
     }
+    for (const [i, r] of stress.entries()) {
+      out.register.push(await withRefused(() => registerRun(stressName('spacephone node', r), dir, `${NODE_IP}:5060`, blockOf(r), r.rate, 5150 + 10 * i, r.rounds)));
+      // Let the retransmission tail of an overloaded run end before the next one starts.
+      await sleep(r.rate > 6000 ? 5000 : 1000);
+    }
     // Past every bound of a call (call.ts "Every state is bounded"): whatever is still up has leaked.
     await sleep(SETTLE_MS);
     const m = await metrics();
@@ -282,7 +312,7 @@ export async function benchPbx(opts: PbxBenchOptions = {}): Promise<PbxBenchFigu
     if (opts.kamailio === false) throw new Error('skipped (kamailio: false)');
     requireTool('kamailio');
     const db = join(dir, 'kamdb');
-    writeKamailioDb(db, all);
+    writeKamailioDb(db, [...all, ...fresh]);
     const kam = spawn('kamailio', ['-DD', '-E', '-f', 'bench/kamailio/kamailio.cfg', '-l', `udp:${KAM_IP}:5060`, '-A', `DBURL="text://${db}"`, '-m', '256', '-M', '16'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let kerr = '';
     kam.stderr?.on('data', (d: Buffer) => { kerr = (kerr + d.toString()).slice(-2000); });
@@ -292,6 +322,10 @@ export async function benchPbx(opts: PbxBenchOptions = {}): Promise<PbxBenchFigu
       for (const [i, rate] of registerRates.entries()) {
         out.kamailioRegister.push(await registerRun(`Kamailio 5.6 (-m 256 -M 16), ${i === 0 ? 'new bindings' : 'refresh'}`, dir, `${KAM_IP}:5060`, all, rate, 5300 + 10 * i));
         await sleep(1000);
+      }
+      for (const [i, r] of stress.entries()) {
+        out.kamailioRegister.push(await registerRun(stressName('Kamailio 5.6 (-m 256 -M 16)', r), dir, `${KAM_IP}:5060`, blockOf(r), r.rate, 5350 + 10 * i, r.rounds));
+        await sleep(r.rate > 6000 ? 5000 : 1000);
       }
       const uas = await startCalleeUas(dir, `${KAM_IP}:5060`);
       try {
@@ -311,15 +345,15 @@ export async function benchPbx(opts: PbxBenchOptions = {}): Promise<PbxBenchFigu
 
 /** Markdown section for bench/reports/latest.md. */
 export function pbxReport(p: PbxBenchFigures): string[] {
-  const reg = (rows: RegisterRunFigures[]): string[] => rows.map((r) => `| ${r.name} | ${r.users} | ${r.targetRate} | ${r.succeeded} | ${r.failed} | ${r.perSecond.toFixed(0)} | ${r.elapsedSec.toFixed(1)} | ${r.retransmissions} | ${r.refused503 ?? '-'} |`);
+  const reg = (rows: RegisterRunFigures[]): string[] => rows.map((r) => `| ${r.name} | ${r.users} | ${r.users * r.rounds} | ${r.targetRate} | ${r.succeeded} | ${r.failed} | ${r.perSecond.toFixed(0)} | ${r.elapsedSec.toFixed(1)} | ${r.retransmissions} | ${r.refused503 ?? '-'} |`);
   const call = (rows: CallRunFigures[]): string[] => rows.map((r) => `| ${r.name} | ${r.calls} | ${r.targetRate} | ${r.succeeded} | ${r.failed} | ${r.callsPerSecond.toFixed(0)} | ${r.elapsedSec.toFixed(1)} |`);
   const lines = [
     `## PBX node (${p.tree}) against SIPp (REGISTER with digest, B2BUA calls)${p.kamailioRegister.length > 0 ? ' vs Kamailio' : ''}`,
     '',
-    `Node as its own process (log level warn), ${SIPP_PROCESSES} SIPp clients in parallel; targets: ≥ 5,000 registrations/s and ≥ 300 calls/s with 0 failures. Start to "ready" with 10,000 extensions: ${(p.startupMs / 1000).toFixed(1)} s.`,
+    `Node as its own process (log level warn), ${SIPP_PROCESSES} SIPp clients in parallel; targets: ≥ 5,000 registrations/s and ≥ 300 calls/s with 0 failures. Start to "ready" with ${2 * USERS} extensions: ${(p.startupMs / 1000).toFixed(1)} s.`,
     '',
-    '| run | users | target/s | succeeded | failed | registrations/s | elapsed s | SIPp retransmissions | of the failed: 503 (overload) |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| run | users | registrations | target/s | succeeded | failed | registrations/s | elapsed s | SIPp retransmissions | of the failed: 503 (overload) |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...reg(p.register),
     ...reg(p.kamailioRegister),
     '',

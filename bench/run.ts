@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { benchParser } from './parser.ts';
 import { benchCore, type CallRunFigures } from './core.ts';
-import { benchPbx, pbxReport } from './pbx.ts';
+import { benchPbx, pbxReport, type StressRun } from './pbx.ts';
 
 const sections = process.argv.slice(2);
 const want = (s: string): boolean => sections.length === 0 || sections.includes(s);
@@ -40,9 +40,18 @@ if (want('core')) {
 
 if (want('pbx')) {
   // PBX_BENCH_BASE=<checkout>: the same load against that tree's node first (before/after in one run).
-  // PBX_BENCH_RATES / PBX_BENCH_CALL_RATES: comma-separated targets; PBX_BENCH_CALLS: calls per call run.
+  // PBX_BENCH_RATES / PBX_BENCH_CALL_RATES: comma-separated targets; PBX_BENCH_CALLS: calls per call run;
+  // PBX_BENCH_STRESS: the runs after the sweep, e.g. "fresh:6000x1,main:8000x4" (block:rate x rounds; "" for none).
   const list = (v: string | undefined): number[] | undefined => (v ? v.split(',').map(Number) : undefined);
-  const common = { registerRates: list(process.env.PBX_BENCH_RATES), callRates: list(process.env.PBX_BENCH_CALL_RATES), calls: process.env.PBX_BENCH_CALLS ? Number(process.env.PBX_BENCH_CALLS) : undefined };
+  const stressRuns = (v: string | undefined): StressRun[] | undefined =>
+    v === undefined
+      ? undefined
+      : v.split(',').filter(Boolean).map((spec) => {
+          const m = /^(main|fresh):(\d+)x(\d+)$/.exec(spec.trim());
+          if (!m) throw new Error(`PBX_BENCH_STRESS: "${spec}" is not block:RATExROUNDS (block main or fresh)`);
+          return { block: m[1] as StressRun['block'], rate: Number(m[2]), rounds: Number(m[3]) };
+        });
+  const common = { registerRates: list(process.env.PBX_BENCH_RATES), stress: stressRuns(process.env.PBX_BENCH_STRESS), callRates: list(process.env.PBX_BENCH_CALL_RATES), calls: process.env.PBX_BENCH_CALLS ? Number(process.env.PBX_BENCH_CALLS) : undefined };
   const runs = process.env.PBX_BENCH_BASE
     ? [await benchPbx({ ...common, tree: process.env.PBX_BENCH_BASE, kamailio: false }), await benchPbx({ ...common, kamailio: process.env.PBX_BENCH_KAMAILIO !== '0' })]
     : [await benchPbx({ ...common, kamailio: process.env.PBX_BENCH_KAMAILIO !== '0' })];
@@ -50,7 +59,7 @@ if (want('pbx')) {
   for (const p of runs) {
     report.push(...pbxReport(p), '');
     console.log(`node (${p.tree}): ready in ${(p.startupMs / 1000).toFixed(1)} s`);
-    for (const r of [...p.register, ...p.kamailioRegister]) console.log(`${r.name}: ${r.succeeded}/${r.users} registered, ${r.perSecond.toFixed(0)}/s, ${r.retransmissions} retransmissions, ${r.refused503 ?? '-'} refused with 503`);
+    for (const r of [...p.register, ...p.kamailioRegister]) console.log(`${r.name}: ${r.succeeded}/${r.users * r.rounds} registered at target ${r.targetRate}/s: ${r.perSecond.toFixed(0)}/s, ${r.retransmissions} retransmissions, ${r.refused503 ?? '-'} refused with 503`);
     for (const r of [...p.calls, ...p.kamailioCalls]) console.log(`${r.name}: ${r.succeeded}/${r.calls} ok, ${r.callsPerSecond.toFixed(0)} calls/s`);
   }
 }
