@@ -61,7 +61,7 @@ export interface PbxBenchFigures {
    * 35 s later, once their server transactions left Timer J (64·T1, RFC 3261
    * §17.2.2) and could be collected; after all runs.
    */
-  rss: { startMiB: number; after10kMiB: number; settledMiB: number; endMiB: number; bindings: number };
+  rss: { startMiB: number; after10kMiB: number; settledMiB: number; endMiB: number; bindings: number; endBindings: number; settledHeapMiB: number; endHeapMiB: number };
   /** Wall time from spawning the node (20,000 extensions in its config) to "ready". */
   startupMs: number;
   /** Which tree ran the node ("this tree" or the path given as opts.tree). */
@@ -91,6 +91,9 @@ function rssMiB(pid: number | undefined): number {
   const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
 }
+
+/** V8 heap in use (prom-client's default nodejs_heap_size_used_bytes): what RSS holds beyond it is free heap V8 keeps, code, buffers. */
+const heapMiB = (m: Record<string, number>): number => (m.nodejs_heap_size_used_bytes ?? NaN) / 2 ** 20;
 
 async function metrics(): Promise<Record<string, number>> {
   const text = await (await fetch(`http://${NODE_IP}:8090/metrics`)).text();
@@ -254,7 +257,7 @@ export async function benchPbx(opts: PbxBenchOptions = {}): Promise<PbxBenchFigu
   writeFiles({ [config]: pbxConfigYaml({ nodeName: 'pbx', address: NODE_IP, port: 5060, rtp: RTP, database: join(dir, 'pbx.sqlite'), firstUser: FIRST, userCount: 2 * USERS, admin: { address: NODE_IP, port: 8090 } }) });
 
   const startup = { ms: 0 };
-  const out: PbxBenchFigures = { register: [], rss: { startMiB: 0, after10kMiB: 0, settledMiB: 0, endMiB: 0, bindings: 0 }, startupMs: 0, tree: opts.tree ?? 'this tree', calls: [], media: { invites: 0, anchored: 0, portPairsInUseAfter: -1, callsActiveAfter: -1 }, kamailioRegister: [], kamailioCalls: [], notes };
+  const out: PbxBenchFigures = { register: [], rss: { startMiB: 0, after10kMiB: 0, settledMiB: 0, endMiB: 0, bindings: 0, endBindings: 0, settledHeapMiB: NaN, endHeapMiB: NaN }, startupMs: 0, tree: opts.tree ?? 'this tree', calls: [], media: { invites: 0, anchored: 0, portPairsInUseAfter: -1, callsActiveAfter: -1 }, kamailioRegister: [], kamailioCalls: [], notes };
   const node = await startNode(config, profileDir, opts.tree, startup);
   out.startupMs = startup.ms;
   try {
@@ -268,6 +271,7 @@ export async function benchPbx(opts: PbxBenchOptions = {}): Promise<PbxBenchFigu
     out.rss.bindings = (await metrics()).registrations ?? 0;
     await sleep(35_000);
     out.rss.settledMiB = rssMiB(node.pid);
+    out.rss.settledHeapMiB = heapMiB(await metrics());
     const uas = await startCalleeUas(dir, `${NODE_IP}:5060`);
     try {
       for (const [i, rate] of callRates.entries()) out.calls.push(await callRun(`spacephone B2BUA (media anchored), ${holdMs} ms hold`, dir, `${NODE_IP}:5060`, calls, rate, holdMs, 5200 + 2 * i));
@@ -302,6 +306,8 @@ export async function benchPbx(opts: PbxBenchOptions = {}): Promise<PbxBenchFigu
     out.media.portPairsInUseAfter = m.rtp_port_pairs_in_use ?? -1;
     out.media.callsActiveAfter = m.calls_active ?? -1;
     out.rss.endMiB = rssMiB(node.pid);
+    out.rss.endHeapMiB = heapMiB(m);
+    out.rss.endBindings = m.registrations ?? 0;
   } finally {
     await stopChild(node);
   }
@@ -357,7 +363,7 @@ export function pbxReport(p: PbxBenchFigures): string[] {
     ...reg(p.register),
     ...reg(p.kamailioRegister),
     '',
-    `- node RSS: ${p.rss.startMiB.toFixed(1)} MiB at start, ${p.rss.after10kMiB.toFixed(1)} MiB with ${p.rss.bindings} bindings right after the run (+${(p.rss.after10kMiB - p.rss.startMiB).toFixed(1)} MiB), ${p.rss.settledMiB.toFixed(1)} MiB 35 s later once the transactions expired (+${(p.rss.settledMiB - p.rss.startMiB).toFixed(1)} MiB per 10,000 registrations), ${p.rss.endMiB.toFixed(1)} MiB at the end`,
+    `- node RSS: ${p.rss.startMiB.toFixed(1)} MiB at start, ${p.rss.after10kMiB.toFixed(1)} MiB with ${p.rss.bindings} bindings right after the run (+${(p.rss.after10kMiB - p.rss.startMiB).toFixed(1)} MiB), ${p.rss.settledMiB.toFixed(1)} MiB 35 s later once the transactions expired (+${(p.rss.settledMiB - p.rss.startMiB).toFixed(1)} MiB per 10,000 registrations; V8 heap in use ${p.rss.settledHeapMiB.toFixed(1)} MiB), ${p.rss.endMiB.toFixed(1)} MiB at the end with ${p.rss.endBindings} bindings, after every run and ${SETTLE_MS / 1000} s idle (V8 heap in use ${p.rss.endHeapMiB.toFixed(1)} MiB)`,
     '',
     '| run | calls | target/s | succeeded | failed | calls/s (setup) | elapsed s |',
     '|---|---|---|---|---|---|---|',
