@@ -67,6 +67,11 @@ export interface SipTransportConfig {
   mtu?: number;
   /** Inbound connections accepted per stream listener (default 1024). */
   maxConnections?: number;
+  /**
+   * Interval (ms) of the receive-queue delay probe on every UDP listener
+   * (queue-probe.ts; read with udpQueueDelayMs()); 0 or absent = no probe.
+   */
+  udpQueueProbeMs?: number;
   clock?: Clock;
 }
 
@@ -151,6 +156,7 @@ export class SipTransport implements TransportLayer {
             (err) => this.fault(new TransportError('send-failed', `udp socket error: ${err.message}`, { cause: err }), {}),
           );
           this.udp.push({ listener, advertise: l.advertise });
+          if (this.config.udpQueueProbeMs) await listener.startQueueProbe(this.clock, this.config.udpQueueProbeMs);
         } else {
           await this.pool.listen(l.transport, l.address, l.port, l.advertise);
         }
@@ -181,6 +187,20 @@ export class SipTransport implements TransportLayer {
 
   isReliable(transport: TransportName): boolean {
     return transport !== 'udp';
+  }
+
+  /**
+   * How long datagrams currently wait in the kernel receive queue before this
+   * process reads them (ms; the largest over the UDP listeners), measured by the
+   * queue probe; undefined without `udpQueueProbeMs` or UDP listeners.
+   */
+  udpQueueDelayMs(): number | undefined {
+    let max: number | undefined;
+    for (const u of this.udp) {
+      const d = u.listener.queueDelayMs();
+      if (d !== undefined && (max === undefined || d > max)) max = d;
+    }
+    return max;
   }
 
   /** Live stream connection ids (for diagnostics and tests). */

@@ -5,9 +5,11 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
 import { isIP } from 'node:net';
+import type { Clock } from '../clock.ts';
 import type { Endpoint } from '../message/types.ts';
 import { family } from './address.ts';
 import { TransportError } from './errors.ts';
+import { UdpQueueProbe } from './queue-probe.ts';
 
 export type DatagramHandler = (data: Buffer, from: Endpoint, listener: UdpListener) => void;
 
@@ -35,6 +37,8 @@ const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
 
 export class UdpListener {
   private closed = false;
+  /** Receive-queue delay probe (startQueueProbe); its datagrams are swallowed before parsing. */
+  private probe: UdpQueueProbe | undefined;
   /** One completion callback for every fire-and-forget send: failures go to the socket's error path. */
   private readonly afterSend: SendCallback;
 
@@ -79,11 +83,40 @@ export class UdpListener {
         // Socket errors (e.g. ICMP-triggered ECONNREFUSED on some platforms) must never crash the process.
         socket.on('error', (err) => onError(err));
         socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
+          // Our own queue probe? Port first (one integer compare per datagram), then address and token.
+          const probe = listener.probe;
+          if (probe !== undefined && rinfo.port === probe.port && probe.accept(msg, rinfo.address)) return;
           onDatagram(msg, { transport: 'udp', address: rinfo.address, port: rinfo.port }, listener);
         });
         resolve(listener);
       });
     });
+  }
+
+  /**
+   * Starts measuring this socket's receive-queue delay (queue-probe.ts): a probe
+   * every `intervalMs` from a private socket on the same address (loopback for a
+   * wildcard bind). Stops with close().
+   */
+  async startQueueProbe(clock: Clock, intervalMs: number, token?: Buffer): Promise<void> {
+    if (this.closed || this.probe) return;
+    const address = this.local.address === '0.0.0.0' ? '127.0.0.1' : this.local.address === '::' ? '::1' : this.local.address;
+    const probe = await UdpQueueProbe.start(address, this.family, this.local.port, clock, intervalMs, token);
+    if (this.closed) {
+      await probe.close();
+      return;
+    }
+    this.probe = probe;
+  }
+
+  /** The running queue probe (diagnostics, tests). */
+  get queueProbe(): UdpQueueProbe | undefined {
+    return this.probe;
+  }
+
+  /** Receive-queue delay estimate in ms, undefined without a probe. */
+  queueDelayMs(): number | undefined {
+    return this.probe?.queueDelayMs();
   }
 
   /**
@@ -122,12 +155,15 @@ export class UdpListener {
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
-    return new Promise((resolve) => {
+    const probe = this.probe;
+    this.probe = undefined;
+    const own = new Promise<void>((resolve) => {
       try {
         this.socket.close(() => resolve());
       } catch {
         resolve();
       }
     });
+    return probe ? Promise.all([probe.close(), own]).then(() => undefined) : own;
   }
 }
