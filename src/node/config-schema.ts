@@ -103,7 +103,8 @@ const registrarSchema = z.strictObject({
 });
 
 /**
- * Overload protection: when the event loop lags, new work (REGISTER/INVITE outside
+ * Overload protection: when the event loop lags or datagrams wait too long in the
+ * kernel receive queue, new work (REGISTER/INVITE outside
  * a dialog without credentials) gets 503 + Retry-After (RFC 3261 §21.5.4).
  */
 const overloadSchema = z.strictObject({
@@ -124,9 +125,20 @@ const overloadSchema = z.strictObject({
   retryAfterSec: positiveInt.default(5),
   /** How often the lag is sampled (ms). */
   sampleMs: positiveInt.default(50),
+  /**
+   * Kernel UDP receive-queue delay (ms, measured by a probe datagram the node sends
+   * itself, src/sip/transport/queue-probe.ts) above which the node is overloaded:
+   * well below T1 (500 ms), when clients start retransmitting.
+   */
+  enterQueueDelayMs: positiveInt.default(200),
+  /** Queue delay (ms) below which it accepts new work again. */
+  exitQueueDelayMs: positiveInt.default(50),
+  /** Queue-delay probe interval (ms); 0 = no probe (the queue delay is then not a signal). */
+  queueProbeMs: z.number().int().min(0).default(50),
 }).superRefine((o, ctx) => {
   if (o.exitLagMs > o.enterLagMs) ctx.addIssue({ code: 'custom', path: ['exitLagMs'], message: 'must be <= enterLagMs' });
   if (o.exitUtilization > o.enterUtilization) ctx.addIssue({ code: 'custom', path: ['exitUtilization'], message: 'must be <= enterUtilization' });
+  if (o.exitQueueDelayMs > o.enterQueueDelayMs) ctx.addIssue({ code: 'custom', path: ['exitQueueDelayMs'], message: 'must be <= enterQueueDelayMs' });
 });
 
 export const configSchema = z

@@ -56,6 +56,8 @@ export interface NodeOptions {
   lagSource?: LagSource;
   /** Tests: the clock the overload guard adjusts its reject share on (default: `clock`). */
   overloadClock?: Clock;
+  /** Tests: the kernel receive-queue delay the overload guard reads (default: the transport's UDP probe). */
+  queueDelay?: () => number | undefined;
 }
 
 export class PbxNode {
@@ -94,7 +96,9 @@ export class PbxNode {
     this.stores = openSqliteStores(this.node.database, { cacheReads: true });
 
     const tls = this.node.tls ? { cert: readFileSync(this.node.tls.certFile), key: readFileSync(this.node.tls.keyFile) } : undefined;
-    this.transport = new SipTransport({ listen: this.node.sip, tls, clock: this.clock });
+    // The queue probe runs whenever configured, also with the protection off: the
+    // delay gauge alone tells an operator how close the node is to collapse.
+    this.transport = new SipTransport({ listen: this.node.sip, tls, clock: this.clock, udpQueueProbeMs: this.config.overload.queueProbeMs });
     this.layer = new TransactionLayer(this.transport, { clock: this.clock, timers: { T1: this.config.sip.t1, T2: this.config.sip.t2, T4: this.config.sip.t4 } });
     this.ports = new PortPool({ min: this.node.rtp.minPort, max: this.node.rtp.maxPort });
 
@@ -183,6 +187,17 @@ export class PbxNode {
     new Gauge({ name: 'rtp_port_pairs_in_use', help: 'RTP/RTCP port pairs allocated', registers: [this.metrics], collect() { this.set(ports.inUse); } });
 
     const ov = this.config.overload;
+    const transport = this.transport;
+    if (ov.queueProbeMs > 0) {
+      new Gauge({
+        name: 'sip_udp_queue_delay_seconds',
+        help: 'How long datagrams wait in the kernel UDP receive queue: last probe delay, or the age of the oldest probe not back yet if larger',
+        registers: [this.metrics],
+        collect() {
+          this.set((transport.udpQueueDelayMs() ?? 0) / 1000);
+        },
+      });
+    }
     if (ov.enabled) {
       const rejected = new Counter({ name: 'sip_overload_rejected_total', help: 'New REGISTER/INVITE refused with 503 while overloaded', registers: [this.metrics] });
       const guard = new OverloadGuard({
@@ -193,10 +208,17 @@ export class PbxNode {
         exitLagMs: ov.exitLagMs,
         enterUtilization: ov.enterUtilization,
         exitUtilization: ov.exitUtilization,
+        queueDelay: opts.queueDelay ?? (() => transport.udpQueueDelayMs()),
+        enterQueueDelayMs: ov.enterQueueDelayMs,
+        exitQueueDelayMs: ov.exitQueueDelayMs,
         retryAfterSec: ov.retryAfterSec,
-        onChange: (overloaded, lagMs) => this.logger.warn({ overloaded, lagMs: Math.round(lagMs) }, overloaded ? 'overloaded: refusing new work with 503' : 'overload over'),
+        onChange: (overloaded, sig) =>
+          this.logger.warn(
+            { overloaded, lagMs: Math.round(sig.lagMs), utilization: Math.round(sig.utilization * 100) / 100, queueDelayMs: Math.round(sig.queueDelayMs) },
+            overloaded ? 'overloaded: refusing new work with 503' : 'overload over',
+          ),
       });
-      new Gauge({ name: 'overloaded', help: '1 while a share of new work is refused (event-loop lag or utilization above the overload thresholds)', registers: [this.metrics], collect() { this.set(guard.state() === 'overloaded' ? 1 : 0); } });
+      new Gauge({ name: 'overloaded', help: '1 while a share of new work is refused (event-loop lag, utilization or UDP receive-queue delay above the overload thresholds)', registers: [this.metrics], collect() { this.set(guard.state() === 'overloaded' ? 1 : 0); } });
       this.overload = guard;
       this.overloadRejected = rejected;
     }

@@ -1,24 +1,36 @@
 /**
  * Overload protection for a node. A SIP server that accepts more new work than it
  * can finish answers late; UDP clients then retransmit (RFC 3261 §17.1.2.2), which
- * adds load, and throughput collapses. Instead, while the event loop lags, new
- * work is refused early with 503 + Retry-After (RFC 3261 §21.5.4; RFC 6357 §4
- * calls this "local overload control").
+ * adds load, and throughput collapses. Instead, while overloaded, new work is
+ * refused early with 503 + Retry-After (RFC 3261 §21.5.4; RFC 6357 §4 calls this
+ * "local overload control").
  *
- * Two signals, sampled by a timer on the injected clock and smoothed (EWMA):
- * - event-loop lag: a timer due every `sampleMs` that fires `d` ms late measures
- *   `d` ms of lag (long synchronous work);
- * - event-loop utilization (perf_hooks ELU, the share of time the loop was busy):
- *   under a UDP flood the lag stays small (libuv reads datagrams in batches and
- *   timers still run every turn) while the kernel queue, and with it the answer
- *   delay seen by clients, grows; a loop busy ~100% of the time is the sign.
+ * Three signals:
+ * - event-loop lag (LoopLagSampler, EWMA): a timer due every `sampleMs` that fires
+ *   `d` ms late measures `d` ms of lag (long synchronous work);
+ * - event-loop utilization (perf_hooks ELU, EWMA; off by default: a loop busy
+ *   ~100 % of the time may still keep up);
+ * - the kernel UDP receive-queue delay (`queueDelay`, the transport's probe,
+ *   src/sip/transport/queue-probe.ts): under a UDP flood neither of the above sees
+ *   the backlog — libuv reads datagrams in batches and timers still run every
+ *   turn — while requests wait in the 4 MiB kernel queue; past T1 (500 ms) clients
+ *   retransmit. The probe waits in that same queue, so it measures what they see.
+ *
  * States (OverloadGuard; while overloaded a share of new requests is refused):
  *
- *        lag > enterLagMs  or  utilization > enterUtilization
- *   ok --------------------------------------------------------> overloaded
- *      <--------------------------------------------------------   | share +0.1 while above enter,
- *        reject share back at 0 (lowered by 0.05 per adjustment   | -0.05 while below exit (max 0.95)
- *        while lag < exitLagMs and utilization < exitUtilization) |
+ *        lag > enterLagMs  or  utilization > enterUtilization  or  queue delay > enterQueueDelayMs
+ *   ok -----------------------------------------------------------------------------------------> overloaded
+ *      <-----------------------------------------------------------------------------------------   |
+ *        reject share back at 0, lowered by 0.05 per adjustment while lag < exitLagMs,              | share raised per adjustment
+ *        utilization < exitUtilization and queue delay < exitQueueDelayMs (between: held)           | while a signal is above enter
+ *
+ * Share raise per adjustment (at most every `adjustMs`, max 0.95): +0.1 for lag or
+ * utilization; for the queue delay 0.1 × (delay − enter) / (enter − exit), at most
+ * 0.2 (see queueStep). Measured on the 2-core bench box, SIPp REGISTER+digest
+ * (`PROBE_RUNS=2 PROBE_ROUNDS=4 npx tsx bench/hotpath/register-sipp.ts RATE`), the
+ * node without the queue signal collapsed: 8,000/s → 4,253 then 2,898 ok/s with
+ * 46,065 / 66,187 SIPp retransmissions (and that day even 6,000/s → 1,884–4,612/s,
+ * 13,000–94,000 retransmissions). With it: see docs/config.md `## overload`.
  */
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { Clock, TimerHandle } from '../sip/clock.ts';
@@ -99,9 +111,25 @@ export interface OverloadOptions {
   enterUtilization?: number;
   /** Utilization below which it recovers; default = enterUtilization. */
   exitUtilization?: number;
+  /**
+   * How long datagrams wait in the kernel receive queue (ms), e.g. the transport's
+   * udpQueueDelayMs(); undefined = unknown (no probe), read as 0.
+   */
+  queueDelay?: () => number | undefined;
+  /** Queue delay (ms) above which the node is overloaded; default Infinity (never). */
+  enterQueueDelayMs?: number;
+  /** Queue delay below which it recovers; default = enterQueueDelayMs. */
+  exitQueueDelayMs?: number;
   retryAfterSec: number;
   /** Called on every state change (for logs and metrics). */
-  onChange?: (overloaded: boolean, lagMs: number) => void;
+  onChange?: (overloaded: boolean, signals: OverloadSignals) => void;
+}
+
+/** The signals as read at a decision (logs). */
+export interface OverloadSignals {
+  lagMs: number;
+  utilization: number;
+  queueDelayMs: number;
 }
 
 export type OverloadState = 'ok' | 'overloaded';
@@ -110,6 +138,19 @@ export type OverloadState = 'ok' | 'overloaded';
 const SHARE_UP = 0.1;
 const SHARE_DOWN = 0.05;
 const SHARE_MAX = 0.95;
+
+/**
+ * Share raise for a queue delay above the enter threshold: SHARE_UP once the delay
+ * is a whole hysteresis span (enter - exit) above it, proportionally less below
+ * that, at most twice SHARE_UP. The queue delay moves with the load, so its size
+ * says how hard to push. A fixed +0.1 per adjustment ran the share to 95 % at
+ * 205-244 ms (6,000 REGISTER/s, a load the node nearly keeps up with) and refused
+ * 17,000 of 40,000.
+ */
+function queueStep(queue: number, enterQ: number, exitQ: number): number {
+  const span = Math.max(1, enterQ - exitQ);
+  return SHARE_UP * Math.min(2, (queue - enterQ) / span);
+}
 
 /**
  * Admission control. All-or-nothing shedding collapses goodput: the 503s alone
@@ -129,6 +170,7 @@ export class OverloadGuard {
   constructor(private readonly opts: OverloadOptions) {
     if (opts.exitLagMs > opts.enterLagMs) throw new RangeError('exitLagMs must be <= enterLagMs');
     if ((opts.exitUtilization ?? 0) > (opts.enterUtilization ?? 1)) throw new RangeError('exitUtilization must be <= enterUtilization');
+    if ((opts.exitQueueDelayMs ?? 0) > (opts.enterQueueDelayMs ?? Number.POSITIVE_INFINITY)) throw new RangeError('exitQueueDelayMs must be <= enterQueueDelayMs');
   }
 
   get retryAfterSec(): number {
@@ -145,19 +187,24 @@ export class OverloadGuard {
     const now = this.opts.clock.now();
     if (now - this.lastAdjust < this.opts.adjustMs) return this.current;
     this.lastAdjust = now;
-    const lag = this.opts.source.lagMs();
-    const busy = this.opts.source.utilization?.() ?? 0;
+    const signals = this.signals();
+    const { lagMs: lag, utilization: busy, queueDelayMs: queue } = signals;
     const enterU = this.opts.enterUtilization ?? 1;
     const exitU = this.opts.exitUtilization ?? enterU;
+    const enterQ = this.opts.enterQueueDelayMs ?? Number.POSITIVE_INFINITY;
+    const exitQ = this.opts.exitQueueDelayMs ?? enterQ;
     if (lag > this.opts.enterLagMs || busy > enterU) {
       this.share = Math.min(SHARE_MAX, this.share + SHARE_UP);
-      this.transition('overloaded', lag);
-    } else if (this.current === 'overloaded' && lag < this.opts.exitLagMs && busy < exitU) {
+      this.transition('overloaded', signals);
+    } else if (queue > enterQ) {
+      this.share = Math.min(SHARE_MAX, this.share + queueStep(queue, enterQ, exitQ));
+      this.transition('overloaded', signals);
+    } else if (this.current === 'overloaded' && lag < this.opts.exitLagMs && busy < exitU && queue < exitQ) {
       this.share = Math.max(0, this.share - SHARE_DOWN);
       if (this.share < 1e-9) {
         this.share = 0;
         this.credit = 0;
-        this.transition('ok', lag);
+        this.transition('ok', signals);
       }
     }
     return this.current;
@@ -186,9 +233,14 @@ export class OverloadGuard {
     this.opts.source.close();
   }
 
-  private transition(to: OverloadState, lag: number): void {
+  /** The current signal values (ms, 0..1, ms). */
+  signals(): OverloadSignals {
+    return { lagMs: this.opts.source.lagMs(), utilization: this.opts.source.utilization?.() ?? 0, queueDelayMs: this.opts.queueDelay?.() ?? 0 };
+  }
+
+  private transition(to: OverloadState, signals: OverloadSignals): void {
     if (to === this.current) return;
     this.current = to;
-    this.opts.onChange?.(to === 'overloaded', lag);
+    this.opts.onChange?.(to === 'overloaded', signals);
   }
 }

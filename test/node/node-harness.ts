@@ -35,6 +35,8 @@ export interface NodeTestOptions {
   lagSource?: LagSource;
   /** Clock of the overload guard's adjustments (default: the node's). */
   overloadClock?: Clock;
+  /** UDP receive-queue delay the overload guard reads (default: the transport's probe). */
+  queueDelay?: () => number | undefined;
   /** An `overload:` line for the YAML (default: the built-in defaults). */
   overloadYaml?: string;
 }
@@ -85,6 +87,7 @@ export async function startTestNode(o: NodeTestOptions = {}): Promise<NodeUnderT
     logger: o.logger ?? silentLogger(),
     ...(o.lagSource ? { lagSource: o.lagSource } : {}),
     ...(o.overloadClock ? { overloadClock: o.overloadClock } : {}),
+    ...(o.queueDelay ? { queueDelay: o.queueDelay } : {}),
     overrides: {
       sip: [
         { transport: 'udp', address: NODE_ADDRESS, port: 0 },

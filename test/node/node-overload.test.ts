@@ -230,3 +230,50 @@ describe('PbxNode under overload', () => {
     assert.equal(metricValue(await t.metrics(), 'overloaded'), 0);
   });
 });
+
+describe('PbxNode under a long UDP receive queue', () => {
+  let t: NodeUnderTest;
+  let client: RawUdpClient;
+  let delayMs = 0;
+  const guardClock = new FakeClock();
+  before(async () => {
+    // The loop is idle (lag 0): only the kernel queue delay says overloaded.
+    t = await startTestNode({ lagSource: new FixedLag(), overloadClock: guardClock, queueDelay: () => delayMs, overloadYaml: 'overload: { sampleMs: 1 }' });
+    client = await RawUdpClient.open();
+  });
+  after(async () => {
+    await client.close();
+    await t.close();
+  });
+
+  it('MUST report the delay its own probe measures as sip_udp_queue_delay_seconds (small when idle)', async () => {
+    const value = metricValue(await t.metrics(), 'sip_udp_queue_delay_seconds');
+    assert.ok(value !== undefined && value >= 0 && value < 0.05, `gauge ${value}`);
+  });
+
+  it('MUST answer new REGISTERs with 503 + Retry-After while the queue delay is above enterQueueDelayMs, and serve the credentialed half', async () => {
+    delayMs = 1000; // far above 200 ms: +0.2 per adjustment
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      guardClock.advance(1);
+      const res = await client.request(t.udp, (l) => rawRequest('REGISTER', `sip:${DOMAIN}`, l, [`Contact: <sip:2001@${l.address}:${l.port}>`]));
+      statuses.push(res.status);
+      if (res.status === 503) assert.deepEqual(headerValues(res, 'Retry-After'), ['5']);
+    }
+    // Shares 0.2, 0.4, 0.6, 0.8, 0.95 …: credit 0.2, 0.6, 1.2 (refused), 1.0 (refused), 0.95, 1.9 (refused) …
+    assert.deepEqual(statuses, [401, 401, 503, 503, 401, 503, 503, 503, 503, 503]);
+    const auth = `Authorization: Digest username="2001", realm="${DOMAIN}", nonce="bogus", uri="sip:${DOMAIN}", response="00000000000000000000000000000000"`;
+    const reg = await client.request(t.udp, (l) => rawRequest('REGISTER', `sip:${DOMAIN}`, l, [`Contact: <sip:2001@${l.address}:${l.port}>`, auth]));
+    assert.equal(reg.status, 401, 'credentials are checked, not refused');
+    assert.equal(metricValue(await t.metrics(), 'overloaded'), 1);
+
+    delayMs = 10; // below exitQueueDelayMs (50): the share falls by 0.05 per adjustment
+    const after: number[] = [];
+    for (let i = 0; i < 25; i++) {
+      guardClock.advance(1);
+      after.push((await client.request(t.udp, (l) => rawRequest('REGISTER', `sip:${DOMAIN}`, l, [`Contact: <sip:2001@${l.address}:${l.port}>`]))).status);
+    }
+    assert.deepEqual(after.slice(-6), new Array<number>(6).fill(401), after.join(','));
+    assert.equal(metricValue(await t.metrics(), 'overloaded'), 0, 'back to ok once the queue is short');
+  });
+});

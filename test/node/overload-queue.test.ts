@@ -1,0 +1,138 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { FakeClock } from '../../src/sip/clock.ts';
+import { OverloadGuard, type LagSource, type OverloadSignals } from '../../src/node/overload.ts';
+import { parseConfig } from '../../src/node/config.ts';
+import { parseMessage } from '../../src/sip/message/parser.ts';
+import type { SipRequest } from '../../src/sip/message/types.ts';
+import { DOMAIN, nodeYaml, rawRequest } from './node-harness.ts';
+
+/** An idle event loop: only the queue delay moves in these tests. */
+const idleLoop: LagSource = { lagMs: () => 0, utilization: () => 0, close: () => undefined };
+
+function guard(delay: () => number | undefined, changes: Array<[boolean, OverloadSignals]> = []): { g: OverloadGuard; clock: FakeClock } {
+  const clock = new FakeClock();
+  const g = new OverloadGuard({
+    source: idleLoop,
+    clock,
+    adjustMs: 50,
+    enterLagMs: 250,
+    exitLagMs: 100,
+    queueDelay: delay,
+    enterQueueDelayMs: 200,
+    exitQueueDelayMs: 50,
+    retryAfterSec: 5,
+    onChange: (o, s) => changes.push([o, s]),
+  });
+  return { g, clock };
+}
+
+const near = (a: number, b: number): boolean => Math.abs(a - b) < 1e-9;
+
+function newRegister(): SipRequest {
+  const r = parseMessage(Buffer.from(rawRequest('REGISTER', `sip:${DOMAIN}`, { transport: 'udp', address: '127.0.0.1', port: 5099 })));
+  if (!r.ok || r.msg.kind !== 'request') throw new Error('fixture does not parse');
+  return r.msg;
+}
+
+describe('overload guard: kernel receive-queue delay', () => {
+  it('MUST enter overload on the queue delay alone (loop idle), raising the share by how far the delay is above enterQueueDelayMs', () => {
+    let delay = 150;
+    const { g, clock } = guard(() => delay);
+    assert.equal(g.state(), 'ok', 'below the threshold');
+    const steps: number[] = [];
+    for (const d of [275, 350, 1000, 1000]) {
+      clock.advance(50);
+      delay = d;
+      const before = g.rejectShare;
+      assert.equal(g.state(), 'overloaded');
+      steps.push(Math.round((g.rejectShare - before) * 1000) / 1000);
+    }
+    // Span enter - exit = 150 ms: half a span above → half a step; a span → SHARE_UP (0.1); at most twice that.
+    assert.deepEqual(steps, [0.05, 0.1, 0.2, 0.2]);
+    for (let i = 0; i < 10; i++) {
+      clock.advance(50);
+      g.state();
+    }
+    assert.ok(near(g.rejectShare, 0.95), `capped at 95 %: ${g.rejectShare}`);
+  });
+
+  it('MUST adjust at most every adjustMs', () => {
+    const { g, clock } = guard(() => 500);
+    g.state();
+    const first = g.rejectShare;
+    for (let i = 0; i < 10; i++) g.state();
+    assert.equal(g.rejectShare, first, 'same instant: one adjustment');
+    clock.advance(49);
+    g.state();
+    assert.equal(g.rejectShare, first);
+    clock.advance(1);
+    g.state();
+    assert.ok(g.rejectShare > first);
+  });
+
+  it('MUST hold the share between the thresholds, lower it below exitQueueDelayMs and report the delay on every state change', () => {
+    let delay = 350;
+    const changes: Array<[boolean, OverloadSignals]> = [];
+    const { g, clock } = guard(() => delay, changes);
+    for (let i = 0; i < 3; i++) {
+      g.state();
+      clock.advance(50);
+    }
+    assert.ok(near(g.rejectShare, 0.3));
+    delay = 120;
+    for (let i = 0; i < 5; i++) {
+      g.state();
+      clock.advance(50);
+    }
+    assert.ok(near(g.rejectShare, 0.3), 'between exit and enter the share holds');
+    delay = 10;
+    const states: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      states.push(g.state());
+      clock.advance(50);
+    }
+    assert.deepEqual(states, ['overloaded', 'overloaded', 'overloaded', 'overloaded', 'overloaded', 'ok'], 'down by 0.05 per adjustment');
+    assert.equal(g.rejectShare, 0);
+    assert.deepEqual(
+      changes.map(([o, s]) => [o, s.queueDelayMs]),
+      [
+        [true, 350],
+        [false, 10],
+      ],
+    );
+  });
+
+  it('MUST refuse only new requests while the queue delay is high, a share of them spread evenly', () => {
+    const { g, clock } = guard(() => 350);
+    for (let i = 0; i < 5; i++) {
+      clock.advance(50);
+      g.state();
+    }
+    assert.ok(near(g.rejectShare, 0.5));
+    const reg = newRegister();
+    const refused = Array.from({ length: 100 }, () => g.shouldReject(reg)).filter(Boolean).length;
+    assert.equal(refused, 50);
+    const withAuth = { ...reg, authorization: [{ scheme: 'Digest', params: new Map<string, string>() }] } as SipRequest;
+    for (let i = 0; i < 20; i++) assert.equal(g.shouldReject(withAuth), false, 'the second half of a handshake is served');
+  });
+
+  it('MUST read an unknown queue delay (no probe) as none', () => {
+    const { g, clock } = guard(() => undefined);
+    for (let i = 0; i < 5; i++) {
+      assert.equal(g.state(), 'ok');
+      clock.advance(50);
+    }
+  });
+
+  it('MUST refuse exitQueueDelayMs above enterQueueDelayMs, in the guard and in the config', () => {
+    assert.throws(
+      () => new OverloadGuard({ source: idleLoop, clock: new FakeClock(), adjustMs: 50, enterLagMs: 250, exitLagMs: 100, enterQueueDelayMs: 100, exitQueueDelayMs: 200, retryAfterSec: 5 }),
+      RangeError,
+    );
+    assert.throws(() => parseConfig(nodeYaml({ overloadYaml: 'overload: { enterQueueDelayMs: 100, exitQueueDelayMs: 200 }' }), '/tmp/x.yaml'), /exitQueueDelayMs/);
+    const defaults = parseConfig(nodeYaml(), '/tmp/x.yaml').overload;
+    assert.deepEqual([defaults.enterQueueDelayMs, defaults.exitQueueDelayMs, defaults.queueProbeMs], [200, 50, 50]);
+    assert.equal(parseConfig(nodeYaml({ overloadYaml: 'overload: { queueProbeMs: 0 }' }), '/tmp/x.yaml').overload.queueProbeMs, 0, '0 = no probe');
+  });
+});
