@@ -1,4 +1,10 @@
-/** Node CPU µs per registration under SIPp (node as its own process on 127.0.0.90, two SIPp clients). Usage: [PROBE_RUNS=2] [PROBE_ROUNDS=1] npx tsx bench/hotpath/register-sipp.ts RATE [profile]; the runs after the first are all refreshes. */
+/**
+ * Node CPU µs per registration under SIPp (node as its own process on 127.0.0.90, two SIPp clients).
+ * Usage: [PROBE_RUNS=2] [PROBE_ROUNDS=1] [PROBE_DUMP=1] npx tsx bench/hotpath/register-sipp.ts RATE [profile]; the runs after the first are all refreshes.
+ * Per run also: the 503s of overload protection (sip_overload_rejected_total before/after) and how often the node
+ * entered overload, with the UDP receive-queue delay at entry (from its log). PROBE_DUMP=1 prints the node's sip_*
+ * metrics after each run (e.g. to see requests SIPp sends that a phone would not).
+ */
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,17 +33,49 @@ const threads = (): Map<string, number> => {
   }
   return by;
 };
+/**
+ * The node's overload state changes, read from its log (level warn; nothing else is
+ * logged on the hot path), so that watching costs the node nothing: a /metrics
+ * scrape counts every binding (~18 ms at 10,000 users) and would perturb the run.
+ */
+interface OverloadChange { overloaded: boolean; queueDelayMs?: number; lagMs?: number }
+const changes: OverloadChange[] = [];
+let logTail = '';
+node.stdout?.on('data', (d: Buffer) => {
+  const lines = (logTail + d.toString()).split('\n');
+  logTail = lines.pop() ?? '';
+  for (const line of lines) {
+    if (!line.includes('"overloaded"')) continue;
+    try {
+      changes.push(JSON.parse(line) as OverloadChange);
+    } catch { /* not a JSON log line */ }
+  }
+});
+/** One metric of the node (admin on 127.0.0.90:8090), undefined when absent (e.g. overload protection off). */
+const metric = async (name: string): Promise<number | undefined> => {
+  const text = await (await fetch('http://127.0.0.90:8090/metrics')).text();
+  const m = new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : undefined;
+};
 await new Promise((r) => setTimeout(r, 1000));
 for (const [i, r] of Array.from({ length: Number(process.env.PROBE_RUNS ?? 2) }, () => rate).entries()) {
   const c0 = cpu();
   const s0 = times()[1];
   const t0 = threads();
+  const refused0 = await metric('sip_overload_rejected_total');
+  changes.length = 0;
   const run = await registerRun('probe', dir, '127.0.0.90:5060', users(10000, 10000), r, 5100 + 10 * i, Number(process.env.PROBE_ROUNDS ?? 1));
+  const refused1 = await metric('sip_overload_rejected_total');
+  if (process.env.PROBE_DUMP) console.log((await (await fetch('http://127.0.0.90:8090/metrics')).text()).split('\n').filter((l) => /^(sip_|overloaded|process_cpu)/.test(l)).join('\n'));
   const c1 = cpu();
   const sys = times()[1] - s0;
   const per = [...threads()].map(([name, ms]) => `${name} ${(((ms - (t0.get(name) ?? 0)) * 1000) / Math.max(1, run.succeeded)).toFixed(0)}`).filter((x) => !x.endsWith(' 0'));
   console.log(`  µs/reg by thread: ${per.join(', ')}`);
   console.log(`target ${r}: ok ${run.succeeded} failed ${run.failed} ${run.perSecond.toFixed(0)}/s  node cpu ${(c1 - c0)} ms = ${((c1 - c0) * 1000 / Math.max(1, run.succeeded)).toFixed(0)} µs/reg (kernel ${((sys * 1000) / Math.max(1, run.succeeded)).toFixed(0)})  retrans ${run.retransmissions}`);
+  const refused = refused0 !== undefined && refused1 !== undefined ? refused1 - refused0 : 'n/a';
+  const entered = changes.filter((c) => c.overloaded);
+  const delays = entered.map((c) => c.queueDelayMs ?? 0);
+  console.log(`  503 ${refused}  overload entered ${entered.length}x${delays.length ? ` (queue delay at entry max ${Math.max(...delays)} ms)` : ''}`);
 }
 await stopChild(node);
 if (profDir) {
