@@ -15,7 +15,7 @@ const rate = Number(process.argv[2] ?? 2000);
 const prof = process.argv[3] === 'profile';
 const dir = mkdtempSync(join(tmpdir(), 'probe-'));
 const config = join(dir, 'pbx.yaml');
-writeFiles({ [config]: pbxConfigYaml({ nodeName: 'pbx', address: '127.0.0.90', port: 5060, rtp: { minPort: 30000, maxPort: 39999 }, database: join(dir, 'pbx.sqlite'), firstUser: 10000, userCount: 10000, admin: { address: '127.0.0.90', port: 8090 } }) });
+writeFiles({ [config]: pbxConfigYaml({ nodeName: 'pbx', address: '127.0.0.90', port: 5060, rtp: { minPort: 30000, maxPort: 39999 }, database: join(dir, 'pbx.sqlite'), firstUser: 10000, userCount: 10000, admin: { address: '127.0.0.90', port: 8090 } }) + (process.env.PROBE_OVERLOAD ? `overload: ${process.env.PROBE_OVERLOAD}\n` : '') });
 const profDir = prof ? join(dir, 'prof') : undefined;
 const node = await startNode(config, profDir, process.env.PROBE_TREE);
 const times = (): [number, number] => { const f = readFileSync(`/proc/${node.pid}/stat`, 'utf8').split(') ')[1].split(' '); return [Number(f[11]) * 10, Number(f[12]) * 10]; };
