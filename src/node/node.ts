@@ -181,7 +181,7 @@ export class PbxNode {
     const stores = this.stores;
     const clock = this.clock;
     const calls = this.calls;
-    new Gauge({ name: 'registrations', help: 'Unexpired bindings in the location store', registers: [this.metrics], collect() { this.set(stores.location.all(clock.now()).length); } });
+    new Gauge({ name: 'registrations', help: 'Unexpired bindings in the location store', registers: [this.metrics], collect() { this.set(stores.location.count(clock.now())); } });
     new Gauge({ name: 'calls_active', help: 'Calls in progress', registers: [this.metrics], collect() { this.set(calls.stats().active); } });
     const ports = this.ports;
     new Gauge({ name: 'rtp_port_pairs_in_use', help: 'RTP/RTCP port pairs allocated', registers: [this.metrics], collect() { this.set(ports.inUse); } });
@@ -428,7 +428,7 @@ export class PbxNode {
         uptimeSec: Math.round((this.clock.now() - this.startedAt) / 1000),
         listeners: this.transport.listening(),
         counts: {
-          registrations: this.stores.location.all(this.clock.now()).length,
+          registrations: this.stores.location.count(this.clock.now()),
           activeCalls: this.calls.stats().active,
           totalCalls: this.calls.stats().total,
         },

@@ -56,6 +56,8 @@ export interface LocationStore {
   removeAll(aor: string): void;
   /** Every unexpired binding (dashboard, keep-alive). */
   all(now: number): Binding[];
+  /** How many unexpired bindings there are (metrics: without building all() of them). */
+  count(now: number): number;
   /** Deletes expired bindings; returns how many. */
   purgeExpired(now: number): number;
   /**

@@ -39,6 +39,7 @@ describe('SqliteLocationStore group commit', () => {
     const done = store.stage(() => store.save(binding({ contact: contact(1) })));
     assert.deepEqual(store.bindings(AOR, NOW).map((b) => b.contact), [contact(1)], 'the next REGISTER of the AOR sees it');
     assert.deepEqual(rowsInFile(reader), [], 'not committed yet');
+    assert.equal(store.count(NOW), 1, 'count() sees the staged write (it commits first)');
     await done;
     assert.deepEqual(rowsInFile(reader), [contact(1)], 'committed when the promise resolves');
     reader.close();

@@ -73,6 +73,7 @@ describe('SqliteLocationStore contract', () => {
                 break;
               case 'read':
                 assert.deepEqual(store.bindings(o.aor, o.now), model.bindings(o.aor, o.now));
+                assert.equal(store.count(o.now), [...model.rows.values()].filter((b) => b.expiresAt > o.now).length);
                 break;
             }
           }

@@ -56,6 +56,12 @@ export class MemoryLocationStore implements LocationStore {
     return out.sort((a, b) => (a.aor < b.aor ? -1 : a.aor > b.aor ? 1 : byPreference(a, b)));
   }
 
+  count(now: number): number {
+    let n = 0;
+    for (const m of this.byAor.values()) for (const b of m.values()) if (b.expiresAt > now) n++;
+    return n;
+  }
+
   purgeExpired(now: number): number {
     let n = 0;
     for (const [aor, m] of this.byAor) {

@@ -28,6 +28,8 @@ describe('MemoryLocationStore', () => {
     s.save(binding({ contact: 'sip:b@127.0.0.1', expiresAt: 3_000_000 }));
     assert.equal(s.bindings('100@pbx.test', 1_500_000).length, 1);
     assert.equal(s.all(1_500_000).length, 1);
+    assert.equal(s.count(1_500_000), 1, 'count() counts what all() lists');
+    assert.equal(s.count(0), 2);
     assert.equal(s.purgeExpired(1_500_000), 1);
     assert.equal(s.purgeExpired(1_500_000), 0);
     assert.equal(s.bindings('100@pbx.test', 0).length, 1);

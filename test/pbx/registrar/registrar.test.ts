@@ -223,6 +223,7 @@ describe('Registrar bindings (RFC 3261 §10.3)', () => {
       remove: (a, c) => inner.remove(a, c),
       removeAll: (a) => inner.removeAll(a),
       all: (n) => inner.all(n),
+      count: (n) => inner.count(n),
       purgeExpired: (n) => inner.purgeExpired(n),
       close: () => inner.close(),
     };
