@@ -369,7 +369,11 @@ export class PbxNode {
    */
   private respond(tx: ServerTransaction, res: SipResponse): void {
     if (!res.to.params.has('tag') && res.status > 100) res.to.params.set('tag', newTag());
-    tx.respond(res);
+    // A REGISTER's challenge or overload refusal is answered statelessly (§8.2.7): a
+    // retransmission gets a fresh 401/503, and half of all registration transactions
+    // are not held for Timer J (32 s). Kamailio's registrar challenges the same way.
+    if (tx.respondStateless && tx.request.method === 'REGISTER' && (res.status === 401 || res.status === 503)) tx.respondStateless(res);
+    else tx.respond(res);
   }
 
   /** Where a request came from (RFC 5626 flow), for the registrar. */

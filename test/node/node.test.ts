@@ -28,6 +28,17 @@ describe('PbxNode: §8.2 request handling', () => {
     assert.ok(res.to.params.get('tag'), 'final response carries a To tag (§8.2.6.2)');
   });
 
+  it('MUST challenge REGISTER statelessly: a retransmission gets a fresh 401 with a new nonce, not a replay (§8.2.7)', async () => {
+    let text = '';
+    const build = (l: Parameters<typeof rawRequest>[2]): string => (text ||= rawRequest('REGISTER', `sip:${DOMAIN}`, l, [`Contact: <sip:2001@${l.address}:${l.port}>`]));
+    const first = await client.request(t.udp, build);
+    const again = await client.request(t.udp, build); // the same datagram, byte for byte
+    assert.deepEqual([first.status, again.status], [401, 401]);
+    const nonce = (r: typeof first): string | undefined => r.wwwAuthenticate[0]?.params.get('nonce');
+    assert.ok(nonce(first) && nonce(again));
+    assert.notEqual(nonce(first), nonce(again), 'answered anew, not from a Completed transaction');
+  });
+
   it('MUST answer an unknown method with 501 (§8.2.1)', async () => {
     const res = await client.request(t.udp, (l) => rawRequest('FROBNICATE', `sip:2001@${DOMAIN}`, l));
     assert.equal(res.status, 501);

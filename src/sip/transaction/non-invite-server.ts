@@ -148,6 +148,17 @@ export class NonInviteServerTransaction implements ServerTransaction {
     }
   }
 
+  /** Final response, then Terminated without Completed (ServerTransaction.respondStateless). */
+  respondStateless(res: SipResponse): void {
+    if (res.status < 200) return this.respond(res);
+    if (this.current !== 'trying' && this.current !== 'proceeding') return;
+    this.last = res;
+    this.lastBytes.forget();
+    this.transition('terminated');
+    // Already Terminated when the send fails (§17.2.4): the TU still hears of it.
+    this.lastBytes.send(this.env.transport, res, this.context, (err) => this.tellTransportError(err));
+  }
+
   /** A retransmission of the request (§17.2.2): Trying absorbs, Proceeding resends (Completed: the layer's entry does). */
   receiveRequest(_req: SipRequest): void {
     if (this.current === 'proceeding' || this.state === 'completed') this.sendLast();
@@ -213,6 +224,10 @@ export class NonInviteServerTransaction implements ServerTransaction {
   private onTransportError(err: unknown): void {
     if (this.state === 'terminated') return;
     this.transition('terminated');
+    this.tellTransportError(err);
+  }
+
+  private tellTransportError(err: unknown): void {
     const u = this.user ?? this.fallbackUser;
     try {
       if (u.onTransportError) u.onTransportError(this, err);

@@ -80,6 +80,14 @@ export interface ServerTransaction {
   user: ServerTransactionUser | undefined;
   /** Hands a response from the TU to the transaction (§17.2). Ignored once terminated or after a final (except INVITE 2xx in Accepted). */
   respond(res: SipResponse): void;
+  /**
+   * Optional (non-INVITE only): sends a final response and ends the transaction at
+   * once, without Completed, as a stateless UAS would (RFC 3261 §8.2.7): a
+   * retransmission of the request is then a new request, answered anew. For answers
+   * that are as right and as cheap the second time — a digest challenge, an overload
+   * 503 — this saves holding the transaction for Timer J (64·T1 on UDP).
+   */
+  respondStateless?(res: SipResponse): void;
   destroy(): void;
 }
 

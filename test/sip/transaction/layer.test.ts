@@ -77,6 +77,24 @@ describe('transaction layer matching and dispatch (RFC 3261 §17.1.3, §17.2.3, 
     layer.close();
   });
 
+  it('MUST forget a transaction answered with respondStateless, so a retransmission is a new request (§8.2.7), while respond() absorbs it', () => {
+    const { transport, layer, txs } = withServer();
+    transport.injectRequest(inboundRequest('REGISTER', { branch: 'z9hG4bKstateless' }));
+    assert.equal(txs.length, 1);
+    const first = txs[0];
+    assert.ok(first.respondStateless, 'non-INVITE server transactions offer it');
+    first.respondStateless(responseTo(first.request, 401, 'Unauthorized'));
+    assert.equal(first.state, 'terminated');
+    assert.equal(layer.serverCount, 0, 'no transaction, no Completed entry');
+    transport.injectRequest(inboundRequest('REGISTER', { branch: 'z9hG4bKstateless' }));
+    assert.equal(txs.length, 2, 'the retransmission reaches the TU again');
+    txs[1].respond(responseTo(txs[1].request, 200, 'OK'));
+    transport.injectRequest(inboundRequest('REGISTER', { branch: 'z9hG4bKstateless' }));
+    assert.equal(txs.length, 2, 'after respond() the Completed state absorbs it');
+    assert.deepEqual(transport.sentResponses.map((r) => r.res.status), [401, 200, 200]);
+    layer.close();
+  });
+
   it('MUST NOT match a request whose branch is equal but sent-by differs (§17.2.3)', () => {
     const { transport, layer, txs } = withServer();
     transport.injectRequest(inboundRequest('OPTIONS'));
