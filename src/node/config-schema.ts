@@ -128,11 +128,11 @@ const overloadSchema = z.strictObject({
   /**
    * Kernel UDP receive-queue delay (ms, measured by a probe datagram the node sends
    * itself, src/sip/transport/queue-probe.ts) above which the node is overloaded:
-   * below T1 (500 ms), when clients start retransmitting (docs/config.md: why 300).
+   * below T1 (500 ms), when clients start retransmitting (docs/config.md: why 400).
    */
-  enterQueueDelayMs: positiveInt.default(300),
+  enterQueueDelayMs: positiveInt.default(400),
   /** Queue delay (ms) below which it accepts new work again. */
-  exitQueueDelayMs: positiveInt.default(100),
+  exitQueueDelayMs: positiveInt.default(200),
   /** Queue-delay probe interval (ms); 0 = no probe (the queue delay is then not a signal). */
   queueProbeMs: z.number().int().min(0).default(50),
 }).superRefine((o, ctx) => {

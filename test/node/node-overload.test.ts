@@ -252,7 +252,7 @@ describe('PbxNode under a long UDP receive queue', () => {
   });
 
   it('MUST answer new REGISTERs with 503 + Retry-After while the queue delay is above enterQueueDelayMs, and serve the credentialed half', async () => {
-    delayMs = 1000; // far above enterQueueDelayMs (300 ms): +0.2 per adjustment
+    delayMs = 1000; // far above enterQueueDelayMs (400 ms): +0.2 per adjustment
     const statuses: number[] = [];
     for (let i = 0; i < 10; i++) {
       guardClock.advance(1);
@@ -267,7 +267,7 @@ describe('PbxNode under a long UDP receive queue', () => {
     assert.equal(reg.status, 401, 'credentials are checked, not refused');
     assert.equal(metricValue(await t.metrics(), 'overloaded'), 1);
 
-    delayMs = 10; // below exitQueueDelayMs (100): the share falls by 0.05 per adjustment
+    delayMs = 10; // below exitQueueDelayMs (200): the share falls by 0.05 per adjustment
     const after: number[] = [];
     for (let i = 0; i < 25; i++) {
       guardClock.advance(1);

@@ -132,7 +132,7 @@ describe('overload guard: kernel receive-queue delay', () => {
     );
     assert.throws(() => parseConfig(nodeYaml({ overloadYaml: 'overload: { enterQueueDelayMs: 100, exitQueueDelayMs: 200 }' }), '/tmp/x.yaml'), /exitQueueDelayMs/);
     const defaults = parseConfig(nodeYaml(), '/tmp/x.yaml').overload;
-    assert.deepEqual([defaults.enterQueueDelayMs, defaults.exitQueueDelayMs, defaults.queueProbeMs], [300, 100, 50]);
+    assert.deepEqual([defaults.enterQueueDelayMs, defaults.exitQueueDelayMs, defaults.queueProbeMs], [400, 200, 50]);
     assert.equal(parseConfig(nodeYaml({ overloadYaml: 'overload: { queueProbeMs: 0 }' }), '/tmp/x.yaml').overload.queueProbeMs, 0, '0 = no probe');
   });
 });
