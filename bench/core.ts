@@ -22,6 +22,8 @@ export interface CallRunFigures {
   elapsedSec: number;
   /** CPU seconds this Node process used during the run (user + system). */
   cpuSec?: number;
+  /** New INVITEs the node refused with 503 (overload protection), where measured. */
+  refused503?: number;
 }
 
 const SDP = (ip: string): string => `v=0\r\no=- 1 1 IN IP4 ${ip}\r\ns=-\r\nc=IN IP4 ${ip}\r\nt=0 0\r\nm=audio 16000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n`;

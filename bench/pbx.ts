@@ -164,8 +164,8 @@ export async function registerRun(name: string, dir: string, target: string, lis
   return { name, users: list.length, rounds, targetRate: rate, succeeded, failed, perSecond: succeeded / elapsedSec, elapsedSec, retransmissions: runs.reduce((s, r) => s + stat(r, 'Retransmissions(C)'), 0) };
 }
 
-/** A node register run with the node's 503 count (sip_overload_rejected_total; absent on nodes without overload protection). */
-async function withRefused(run: () => Promise<RegisterRunFigures>): Promise<RegisterRunFigures> {
+/** A node run with the node's 503 count (sip_overload_rejected_total; absent on nodes without overload protection). */
+async function withRefused<T extends { refused503?: number }>(run: () => Promise<T>): Promise<T> {
   const before = (await metrics()).sip_overload_rejected_total;
   const r = await run();
   const after = (await metrics()).sip_overload_rejected_total;
@@ -254,7 +254,7 @@ export async function benchPbx(opts: PbxBenchOptions = {}): Promise<PbxBenchFigu
   const fresh = users(FRESH_FIRST, USERS);
   const notes: string[] = [];
   const config = join(dir, 'pbx.yaml');
-  writeFiles({ [config]: pbxConfigYaml({ nodeName: 'pbx', address: NODE_IP, port: 5060, rtp: RTP, database: join(dir, 'pbx.sqlite'), firstUser: FIRST, userCount: 2 * USERS, admin: { address: NODE_IP, port: 8090 } }) });
+  writeFiles({ [config]: pbxConfigYaml({ nodeName: 'pbx', address: NODE_IP, port: 5060, rtp: RTP, database: join(dir, 'pbx.sqlite'), firstUser: FIRST, userCount: 2 * USERS, admin: { address: NODE_IP, port: 8090 } }) + (process.env.PBX_BENCH_OVERLOAD ? `overload: ${process.env.PBX_BENCH_OVERLOAD}\n` : '') });
 
   const startup = { ms: 0 };
   const out: PbxBenchFigures = { register: [], rss: { startMiB: 0, after10kMiB: 0, settledMiB: 0, endMiB: 0, bindings: 0, endBindings: 0, settledHeapMiB: NaN, endHeapMiB: NaN }, startupMs: 0, tree: opts.tree ?? 'this tree', calls: [], media: { invites: 0, anchored: 0, portPairsInUseAfter: -1, callsActiveAfter: -1 }, kamailioRegister: [], kamailioCalls: [], notes };
@@ -274,7 +274,7 @@ export async function benchPbx(opts: PbxBenchOptions = {}): Promise<PbxBenchFigu
     out.rss.settledHeapMiB = heapMiB(await metrics());
     const uas = await startCalleeUas(dir, `${NODE_IP}:5060`);
     try {
-      for (const [i, rate] of callRates.entries()) out.calls.push(await callRun(`spacephone B2BUA (media anchored), ${holdMs} ms hold`, dir, `${NODE_IP}:5060`, calls, rate, holdMs, 5200 + 2 * i));
+      for (const [i, rate] of callRates.entries()) out.calls.push(await withRefused(() => callRun(`spacephone B2BUA (media anchored), ${holdMs} ms hold`, dir, `${NODE_IP}:5060`, calls, rate, holdMs, 5200 + 2 * i)));
     } finally {
       await stopSipp(uas);
     }
@@ -352,7 +352,7 @@ export async function benchPbx(opts: PbxBenchOptions = {}): Promise<PbxBenchFigu
 /** Markdown section for bench/reports/latest.md. */
 export function pbxReport(p: PbxBenchFigures): string[] {
   const reg = (rows: RegisterRunFigures[]): string[] => rows.map((r) => `| ${r.name} | ${r.users} | ${r.users * r.rounds} | ${r.targetRate} | ${r.succeeded} | ${r.failed} | ${r.perSecond.toFixed(0)} | ${r.elapsedSec.toFixed(1)} | ${r.retransmissions} | ${r.refused503 ?? '-'} |`);
-  const call = (rows: CallRunFigures[]): string[] => rows.map((r) => `| ${r.name} | ${r.calls} | ${r.targetRate} | ${r.succeeded} | ${r.failed} | ${r.callsPerSecond.toFixed(0)} | ${r.elapsedSec.toFixed(1)} |`);
+  const call = (rows: CallRunFigures[]): string[] => rows.map((r) => `| ${r.name} | ${r.calls} | ${r.targetRate} | ${r.succeeded} | ${r.failed} | ${r.callsPerSecond.toFixed(0)} | ${r.elapsedSec.toFixed(1)} | ${r.refused503 ?? '-'} |`);
   const lines = [
     `## PBX node (${p.tree}) against SIPp (REGISTER with digest, B2BUA calls)${p.kamailioRegister.length > 0 ? ' vs Kamailio' : ''}`,
     '',
@@ -365,8 +365,8 @@ export function pbxReport(p: PbxBenchFigures): string[] {
     '',
     `- node RSS: ${p.rss.startMiB.toFixed(1)} MiB at start, ${p.rss.after10kMiB.toFixed(1)} MiB with ${p.rss.bindings} bindings right after the run (+${(p.rss.after10kMiB - p.rss.startMiB).toFixed(1)} MiB), ${p.rss.settledMiB.toFixed(1)} MiB 35 s later once the transactions expired (+${(p.rss.settledMiB - p.rss.startMiB).toFixed(1)} MiB per 10,000 registrations; V8 heap in use ${p.rss.settledHeapMiB.toFixed(1)} MiB), ${p.rss.endMiB.toFixed(1)} MiB at the end with ${p.rss.endBindings} bindings, after every run and ${SETTLE_MS / 1000} s idle (V8 heap in use ${p.rss.endHeapMiB.toFixed(1)} MiB)`,
     '',
-    '| run | calls | target/s | succeeded | failed | calls/s (setup) | elapsed s |',
-    '|---|---|---|---|---|---|---|',
+    '| run | calls | target/s | succeeded | failed | calls/s (setup) | elapsed s | of the failed: 503 (overload) |',
+    '|---|---|---|---|---|---|---|---|',
     ...call(p.calls),
     ...call(p.kamailioCalls),
     '',

@@ -41,6 +41,7 @@ if (want('core')) {
 if (want('pbx')) {
   // PBX_BENCH_BASE=<checkout>: the same load against that tree's node first (before/after in one run).
   // PBX_BENCH_RATES / PBX_BENCH_CALL_RATES: comma-separated targets; PBX_BENCH_CALLS: calls per call run;
+  // PBX_BENCH_OVERLOAD: the node's `overload:` config as YAML flow text (e.g. "{ enterQueueDelayMs: 400 }");
   // PBX_BENCH_STRESS: the runs after the sweep, e.g. "fresh:6000x1,main:8000x4" (block:rate x rounds; "" for none).
   const list = (v: string | undefined): number[] | undefined => (v ? v.split(',').map(Number) : undefined);
   const stressRuns = (v: string | undefined): StressRun[] | undefined =>
@@ -60,7 +61,7 @@ if (want('pbx')) {
     report.push(...pbxReport(p), '');
     console.log(`node (${p.tree}): ready in ${(p.startupMs / 1000).toFixed(1)} s`);
     for (const r of [...p.register, ...p.kamailioRegister]) console.log(`${r.name}: ${r.succeeded}/${r.users * r.rounds} registered at target ${r.targetRate}/s: ${r.perSecond.toFixed(0)}/s, ${r.retransmissions} retransmissions, ${r.refused503 ?? '-'} refused with 503`);
-    for (const r of [...p.calls, ...p.kamailioCalls]) console.log(`${r.name}: ${r.succeeded}/${r.calls} ok, ${r.callsPerSecond.toFixed(0)} calls/s`);
+    for (const r of [...p.calls, ...p.kamailioCalls]) console.log(`${r.name}: ${r.succeeded}/${r.calls} ok, ${r.callsPerSecond.toFixed(0)} calls/s, ${r.refused503 ?? '-'} refused with 503`);
   }
 }
 
