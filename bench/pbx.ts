@@ -35,6 +35,8 @@ const USERS = 10_000;
 const FRESH_FIRST = FIRST + USERS;
 const CALLEE = FIRST + USERS - 1;
 const RTP = { minPort: 30000, maxPort: 39999 };
+/** Contact port of the bindings of the SIPp register clients (one per client), whatever port the run sends from. */
+const CONTACT_PORT = 5090;
 /** One SIPp process saturates near 12,000 REGISTER messages/s (INTEROP.md); each registration is two. */
 const SIPP_PROCESSES = 2;
 
@@ -149,7 +151,9 @@ export async function registerRun(name: string, dir: string, target: string, lis
     Array.from({ length: SIPP_PROCESSES }, (_, i) => {
       const part = list.slice(i * per, (i + 1) * per);
       const csv = join(dir, `reg-${portBase + i}.csv`);
-      writeFiles({ [csv]: registerCsv(part, `${CLIENT_IP}:${portBase + i}`) });
+      // The Contact stays the same from run to run (only SIPp's own port changes): a later
+      // run refreshes each user's binding, as a phone does, instead of adding one more.
+      writeFiles({ [csv]: registerCsv(part, `${CLIENT_IP}:${CONTACT_PORT + i}`) });
       const r = Math.ceil(rate / SIPP_PROCESSES);
       return runSipp({
         args: [target, '-sf', scenario('register-auth'), '-inf', csv, '-i', CLIENT_IP, '-p', String(portBase + i), '-m', String(part.length * rounds), '-r', String(r), '-rp', '1000', '-l', String(Math.max(1000, r)), '-buff_size', '4194304', '-nostdin', '-timeout', '120s'],
