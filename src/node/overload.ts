@@ -186,6 +186,10 @@ export class OverloadGuard {
   state(): OverloadState {
     const now = this.opts.clock.now();
     if (now - this.lastAdjust < this.opts.adjustMs) return this.current;
+    // Adjustments happen when requests ask: after a quiet spell (no requests, nothing
+    // measured as high) the share falls by every step that spell lasted, not by one,
+    // or the first requests after it would meet the share of the last overload.
+    const elapsedSteps = Math.floor((now - this.lastAdjust) / this.opts.adjustMs);
     this.lastAdjust = now;
     const signals = this.signals();
     const { lagMs: lag, utilization: busy, queueDelayMs: queue } = signals;
@@ -200,7 +204,7 @@ export class OverloadGuard {
       this.share = Math.min(SHARE_MAX, this.share + queueStep(queue, enterQ, exitQ));
       this.transition('overloaded', signals);
     } else if (this.current === 'overloaded' && lag < this.opts.exitLagMs && busy < exitU && queue < exitQ) {
-      this.share = Math.max(0, this.share - SHARE_DOWN);
+      this.share = Math.max(0, this.share - SHARE_DOWN * Math.min(elapsedSteps, SHARE_MAX / SHARE_DOWN + 1));
       if (this.share < 1e-9) {
         this.share = 0;
         this.credit = 0;

@@ -103,6 +103,23 @@ describe('overload guard: kernel receive-queue delay', () => {
     );
   });
 
+  it('MUST lower the share by every adjustment step a quiet spell lasted, not by one, when requests come back', () => {
+    let delay = 1000;
+    const { g, clock } = guard(() => delay);
+    for (let i = 0; i < 6; i++) {
+      g.state();
+      clock.advance(50);
+    }
+    assert.ok(g.rejectShare > 0.9, `share ${g.rejectShare}`);
+    delay = 0; // the load ended: no requests, so nobody called state() for 300 ms
+    clock.advance(300);
+    assert.equal(g.state(), 'overloaded');
+    assert.ok(near(g.rejectShare, 0.95 - 7 * 0.05), `seven steps of 50 ms passed: ${g.rejectShare}`);
+    clock.advance(5000);
+    assert.equal(g.state(), 'ok', 'after a long pause the first request meets no share');
+    assert.equal(g.rejectShare, 0);
+  });
+
   it('MUST refuse only new requests while the queue delay is high, a share of them spread evenly', () => {
     const { g, clock } = guard(() => 350);
     for (let i = 0; i < 5; i++) {
