@@ -90,13 +90,7 @@ function traceGc(line: string): void {
   // --trace-gc-nvp has no --trace-gc summary line: count its pauses by kind (gc=s scavenge, else mark-compact).
   const pause = /\bpause=([\d.]+) .*?\bgc=(\w+)/.exec(line);
   if (pause) {
-    if (pause[2] === 's') {
-      gcStats.scavenges++;
-      gcStats.scavengeMs += Number(pause[1]);
-    } else {
-      gcStats.markCompacts++;
-      gcStats.markCompactMs += Number(pause[1]);
-    }
+    countPause(pause[2] === 's', Number(pause[1]));
     return;
   }
   const opt = /^\[completed (?:compiling|optimizing) .*?<JSFunction (\S*)/.exec(line);
@@ -104,13 +98,16 @@ function traceGc(line: string): void {
   const de = /^\[bailout \(kind: ([^)]*)\).*?<JSFunction (\S*)/.exec(line);
   if (de) jitStats.deopts.set(`${de[2]} ${de[1]}`, (jitStats.deopts.get(`${de[2]} ${de[1]}`) ?? 0) + 1);
   const m = /: (Scavenge|Mark-Compact|Mark-Compact \(reduce\)|Minor Mark-Compact)\b.*?MB, ([\d.]+) \/ ([\d.]+) ms/.exec(line);
-  if (!m) return;
-  if (m[1] === 'Scavenge') {
+  if (m) countPause(m[1] === 'Scavenge', Number(m[2]));
+}
+
+function countPause(scavenge: boolean, ms: number): void {
+  if (scavenge) {
     gcStats.scavenges++;
-    gcStats.scavengeMs += Number(m[2]);
+    gcStats.scavengeMs += ms;
   } else {
     gcStats.markCompacts++;
-    gcStats.markCompactMs += Number(m[2]);
+    gcStats.markCompactMs += ms;
   }
 }
 

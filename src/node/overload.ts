@@ -21,7 +21,7 @@
  *        lag > enterLagMs  or  utilization > enterUtilization  or  queue delay > enterQueueDelayMs
  *   ok -----------------------------------------------------------------------------------------> overloaded
  *      <-----------------------------------------------------------------------------------------   |
- *        reject share back at 0, lowered by 0.05 per adjustment while lag < exitLagMs,              | share raised per adjustment
+ *        reject share back at 0, lowered by 0.05 per adjustMs while lag < exitLagMs,                | share raised per adjustment
  *        utilization < exitUtilization and queue delay < exitQueueDelayMs (between: held)           | while a signal is above enter
  *
  * Share raise per adjustment (at most every `adjustMs`, max 0.95): +0.1 for lag or

@@ -15,7 +15,7 @@ import { PbxNode } from '../../src/node/node.ts';
 import type { LagSource } from '../../src/node/overload.ts';
 import type { Clock } from '../../src/sip/clock.ts';
 import { parseMessage } from '../../src/sip/message/parser.ts';
-import type { Endpoint, SipResponse } from '../../src/sip/message/types.ts';
+import type { Endpoint, SipRequest, SipResponse } from '../../src/sip/message/types.ts';
 import { PortPool } from '../../src/media/port-pool.ts';
 import { SimPhone, type SimPhoneOptions } from '../../src/lab/sim-phone/index.ts';
 import { silentLogger, type Logger } from '../../src/util/log.ts';
@@ -160,6 +160,13 @@ export function rawRequest(method: string, uri: string, from: Endpoint, extra: s
     '',
     '',
   ].join('\r\n');
+}
+
+/** A new out-of-dialog REGISTER without credentials, parsed as the node would receive it (guard unit tests). */
+export function parsedRegister(): SipRequest {
+  const r = parseMessage(Buffer.from(rawRequest('REGISTER', `sip:${DOMAIN}`, { transport: 'udp', address: '127.0.0.1', port: 5099 })));
+  if (!r.ok || r.msg.kind !== 'request') throw new Error('fixture does not parse');
+  return r.msg;
 }
 
 /** A UDP client on a phone address that sends raw requests and returns the first final response. */

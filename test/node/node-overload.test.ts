@@ -3,10 +3,9 @@ import assert from 'node:assert/strict';
 import type { Clock, TimerHandle } from '../../src/sip/clock.ts';
 import { LoopLagSampler, OverloadGuard, type LagSource } from '../../src/node/overload.ts';
 import { FakeClock } from '../../src/sip/clock.ts';
-import { parseMessage } from '../../src/sip/message/parser.ts';
 import type { SipRequest } from '../../src/sip/message/types.ts';
 import type { Endpoint } from '../../src/sip/message/types.ts';
-import { DOMAIN, headerValues, metricValue, rawRequest, RawUdpClient, startTestNode, type NodeUnderTest } from './node-harness.ts';
+import { DOMAIN, headerValues, metricValue, parsedRegister, rawRequest, RawUdpClient, startTestNode, type NodeUnderTest } from './node-harness.ts';
 
 /** A lag the test sets by hand. */
 class FixedLag implements LagSource {
@@ -47,12 +46,6 @@ class LateClock implements Clock {
     this.timers.delete(id);
     fn();
   }
-}
-
-function inboundRegister(): SipRequest {
-  const r = parseMessage(Buffer.from(rawRequest('REGISTER', `sip:${DOMAIN}`, { transport: 'udp', address: '127.0.0.1', port: 5099 })));
-  if (!r.ok || r.msg.kind !== 'request') throw new Error('fixture does not parse');
-  return r.msg;
 }
 
 describe('overload guard', () => {
@@ -114,7 +107,7 @@ describe('overload guard', () => {
     const clock = new FakeClock();
     const changes: boolean[] = [];
     const g = new OverloadGuard({ source: src, clock, adjustMs: 50, enterLagMs: 100, exitLagMs: 40, retryAfterSec: 5, onChange: (o) => changes.push(o) });
-    const req = inboundRegister();
+    const req = parsedRegister();
     const refusedOf = (n: number): number => Array.from({ length: n }, () => g.shouldReject(req)).filter(Boolean).length;
     assert.equal(refusedOf(100), 0, 'no lag: nothing refused');
     src.value = 500;
@@ -148,7 +141,7 @@ describe('overload guard', () => {
     const g = new OverloadGuard({ source: src, clock, adjustMs: 0, enterLagMs: 100, exitLagMs: 40, retryAfterSec: 5 });
     src.value = 500;
     for (let i = 0; i < 20; i++) g.state();
-    const reg = inboundRegister();
+    const reg = parsedRegister();
     const withAuth = { ...reg, authorization: [{ scheme: 'Digest', params: new Map<string, string>() }] } as SipRequest;
     const inDialog = { ...reg, method: 'INVITE', to: { ...reg.to, params: new Map([['tag', 'x']]) } } as SipRequest;
     for (const r of [withAuth, inDialog, { ...reg, method: 'ACK' }, { ...reg, method: 'BYE' }, { ...reg, method: 'OPTIONS' }, { ...reg, method: 'CANCEL' }] as SipRequest[]) {

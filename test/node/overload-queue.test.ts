@@ -3,9 +3,8 @@ import assert from 'node:assert/strict';
 import { FakeClock } from '../../src/sip/clock.ts';
 import { OverloadGuard, type LagSource, type OverloadSignals } from '../../src/node/overload.ts';
 import { parseConfig } from '../../src/node/config.ts';
-import { parseMessage } from '../../src/sip/message/parser.ts';
 import type { SipRequest } from '../../src/sip/message/types.ts';
-import { DOMAIN, nodeYaml, rawRequest } from './node-harness.ts';
+import { nodeYaml, parsedRegister } from './node-harness.ts';
 
 /** An idle event loop: only the queue delay moves in these tests. */
 const idleLoop: LagSource = { lagMs: () => 0, utilization: () => 0, close: () => undefined };
@@ -28,12 +27,6 @@ function guard(delay: () => number | undefined, changes: Array<[boolean, Overloa
 }
 
 const near = (a: number, b: number): boolean => Math.abs(a - b) < 1e-9;
-
-function newRegister(): SipRequest {
-  const r = parseMessage(Buffer.from(rawRequest('REGISTER', `sip:${DOMAIN}`, { transport: 'udp', address: '127.0.0.1', port: 5099 })));
-  if (!r.ok || r.msg.kind !== 'request') throw new Error('fixture does not parse');
-  return r.msg;
-}
 
 describe('overload guard: kernel receive-queue delay', () => {
   it('MUST enter overload on the queue delay alone (loop idle), raising the share by how far the delay is above enterQueueDelayMs', () => {
@@ -127,7 +120,7 @@ describe('overload guard: kernel receive-queue delay', () => {
       g.state();
     }
     assert.ok(near(g.rejectShare, 0.5));
-    const reg = newRegister();
+    const reg = parsedRegister();
     const refused = Array.from({ length: 100 }, () => g.shouldReject(reg)).filter(Boolean).length;
     assert.equal(refused, 50);
     const withAuth = { ...reg, authorization: [{ scheme: 'Digest', params: new Map<string, string>() }] } as SipRequest;
