@@ -42,8 +42,9 @@ export function openDatabase(file: string, options: OpenOptions = {}): SqliteDat
     throw new StoreError(`cannot open database ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
   try {
-    db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 1000))}`);
-    db.pragma('journal_mode = WAL');
+    const busyTimeoutMs = Math.max(0, Math.trunc(options.busyTimeoutMs ?? 1000));
+    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    setWalMode(db, busyTimeoutMs);
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     migrate(db, options.migrations ?? MIGRATIONS);
@@ -54,6 +55,26 @@ export function openDatabase(file: string, options: OpenOptions = {}): SqliteDat
     throw new StoreError(`cannot prepare database ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
 }
+
+/**
+ * `journal_mode = WAL`, retried while another connection holds the lock: switching
+ * a new file's mode can fail with SQLITE_BUSY at once, without the busy handler
+ * (SQLite's deadlock avoidance), when two processes open the same new file together.
+ */
+function setWalMode(db: SqliteDatabase, busyTimeoutMs: number): void {
+  const deadline = Date.now() + busyTimeoutMs;
+  for (;;) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() >= deadline) throw err;
+      Atomics.wait(PAUSE, 0, 0, 5); // a synchronous 5 ms pause, like SQLite's own busy handler
+    }
+  }
+}
+
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
 /**
  * Applies the migrations a database has not seen yet, in version order, all in
