@@ -29,6 +29,7 @@ import type { Binding, FlowInfo, LocationStore } from './location-store.ts';
 import type { TransportName } from '../sip/message/types.ts';
 import { openDatabase, type OpenOptions, type SqliteDatabase } from './sqlite.ts';
 import { StoreClosedError, StoreError } from './errors.ts';
+import { CommitThread } from './commit-thread.ts';
 
 interface BindingRow {
   aor: string;
@@ -48,11 +49,8 @@ interface BindingRow {
   node: string;
 }
 
-/** A staged write, replayed in order by the batch commit. */
-type PendingWrite =
-  | { op: 'save'; row: RowValues }
-  | { op: 'remove'; aor: string; contact: string }
-  | { op: 'removeAll'; aor: string };
+/** A staged write, replayed in order by the batch commit: a statement of WRITES and its parameters. */
+type PendingWrite = readonly ['save', ...RowValues] | readonly ['remove', string, string] | readonly ['removeAll', string];
 
 /** Values of the save statement, positional in COLUMNS order (cheaper to bind than named ones). */
 type RowValues = [string, string, string | null, number | null, number, number, string, number, string, string, string | null, number, number, number, string];
@@ -70,6 +68,14 @@ const COLUMNS = 'aor, contact, instance_id, reg_id, q, expires_at, call_id, cseq
 // Highest q first (RFC 3261 §16.6 target order); ties: most recently refreshed first, then contact for determinism.
 const ORDER = 'ORDER BY q DESC, updated_at DESC, contact';
 
+/** The writes, by name: prepared here for inline commits and by the commit thread for its own. */
+const WRITES = {
+  save: `INSERT OR REPLACE INTO bindings (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  remove: 'DELETE FROM bindings WHERE aor = ? AND contact = ?',
+  removeAll: 'DELETE FROM bindings WHERE aor = ?',
+  purge: 'DELETE FROM bindings WHERE expires_at <= ?',
+} as const;
+
 export class SqliteLocationStore implements LocationStore {
   private readonly db: SqliteDatabase;
   private readonly ownsDatabase: boolean;
@@ -79,21 +85,32 @@ export class SqliteLocationStore implements LocationStore {
   private readonly cache = new Map<string, Binding[]>();
   private readonly cacheReads: boolean;
 
-  /** Uses an open database (see openDatabase); `ownsDatabase` makes close() close it too. */
-  constructor(db: SqliteDatabase, options: { ownsDatabase?: boolean; cacheReads?: boolean } = {}) {
+  /** Where commits run: a worker thread with its own connection, or undefined (inline, on this thread). */
+  private readonly committer: CommitThread | undefined;
+
+  /**
+   * Uses an open database (see openDatabase); `ownsDatabase` makes close() close it too.
+   * `commitThread` (default: on for a cached store of a file) commits on a worker thread.
+   */
+  constructor(db: SqliteDatabase, options: { ownsDatabase?: boolean; cacheReads?: boolean; commitThread?: boolean } = {}) {
     this.db = db;
     this.cacheReads = options.cacheReads ?? false;
     this.ownsDatabase = options.ownsDatabase ?? false;
+    const threaded = options.commitThread ?? (this.cacheReads && !db.memory);
+    if (threaded && (!this.cacheReads || db.memory)) throw new StoreError('a commit thread needs cached reads and a database file');
+    this.committer = threaded
+      ? new CommitThread(db.name, { statements: WRITES, busyTimeoutMs: Number(db.pragma('busy_timeout', { simple: true })) })
+      : undefined;
     this.stmt = {
       byAor: db.prepare<[string], BindingRow>(`SELECT ${COLUMNS} FROM bindings WHERE aor = ? ${ORDER}`),
       count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM bindings'),
       every: db.prepare<[], BindingRow>(`SELECT ${COLUMNS} FROM bindings ORDER BY aor, q DESC, updated_at DESC, contact`),
       live: db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM bindings WHERE expires_at > ?'),
       all: db.prepare<[number], BindingRow>(`SELECT ${COLUMNS} FROM bindings WHERE expires_at > ? ORDER BY aor, q DESC, updated_at DESC, contact`),
-      save: db.prepare<RowValues>(`INSERT OR REPLACE INTO bindings (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      remove: db.prepare<[string, string]>('DELETE FROM bindings WHERE aor = ? AND contact = ?'),
-      removeAll: db.prepare<[string]>('DELETE FROM bindings WHERE aor = ?'),
-      purge: db.prepare<[number]>('DELETE FROM bindings WHERE expires_at <= ?'),
+      save: db.prepare<RowValues>(WRITES.save),
+      remove: db.prepare<[string, string]>(WRITES.remove),
+      removeAll: db.prepare<[string]>(WRITES.removeAll),
+      purge: db.prepare<[number]>(WRITES.purge),
     };
     if (this.cacheReads) this.preload();
   }
@@ -120,8 +137,8 @@ export class SqliteLocationStore implements LocationStore {
   }
 
   /** Opens (and migrates) a file and returns a store that owns the connection. */
-  static open(file: string, options?: OpenOptions & { cacheReads?: boolean }): SqliteLocationStore {
-    return new SqliteLocationStore(openDatabase(file, options), { ownsDatabase: true, cacheReads: options?.cacheReads });
+  static open(file: string, options?: OpenOptions & { cacheReads?: boolean; commitThread?: boolean }): SqliteLocationStore {
+    return new SqliteLocationStore(openDatabase(file, options), { ownsDatabase: true, cacheReads: options?.cacheReads, commitThread: options?.commitThread });
   }
 
   /** The returned array may be the cache's own: callers must not modify it (the store itself replaces, never edits, cached lists). */
@@ -136,6 +153,11 @@ export class SqliteLocationStore implements LocationStore {
   /** Reads an AOR from the file (and caches it when reads are cached). */
   private load(aor: string): Binding[] {
     if (this.complete) return []; // not cached: not in the file (nor staged)
+    if (this.drainBeforeRead) {
+      // The cache was emptied with batches in flight: the file must hold them before it is read.
+      this.committer?.drain();
+      this.drainBeforeRead = false;
+    }
     const list = this.stmt.byAor.all(aor).map(decode);
     if (this.cacheReads) {
       // Not while staging: dropping commits the batch, and fn's writes are not all in it yet.
@@ -147,13 +169,13 @@ export class SqliteLocationStore implements LocationStore {
 
   save(b: Binding): void {
     this.check();
+    const write: PendingWrite = ['save', ...rowOf(b)];
     if (this.staging) {
-      this.pending.push({ op: 'save', row: rowOf(b) });
+      this.pending.push(write);
       this.cacheSave(b, true);
       return;
     }
-    this.flush();
-    this.stmt.save.run(...rowOf(b));
+    this.writeNow(write);
     this.cacheSave(b, false);
   }
 
@@ -173,36 +195,28 @@ export class SqliteLocationStore implements LocationStore {
 
   remove(aor: string, contact: string): void {
     this.check();
-    if (this.staging) {
-      this.pending.push({ op: 'remove', aor, contact });
-    } else {
-      this.flush();
-      this.stmt.remove.run(aor, contact);
-    }
+    if (this.staging) this.pending.push(['remove', aor, contact]);
+    else this.writeNow(['remove', aor, contact]);
     const list = this.cache.get(aor);
     if (list !== undefined) this.cache.set(aor, list.filter((x) => x.contact !== contact));
   }
 
   removeAll(aor: string): void {
     this.check();
-    if (this.staging) {
-      this.pending.push({ op: 'removeAll', aor });
-    } else {
-      this.flush();
-      this.stmt.removeAll.run(aor);
-    }
+    if (this.staging) this.pending.push(['removeAll', aor]);
+    else this.writeNow(['removeAll', aor]);
     if (this.cacheReads) this.cache.set(aor, []);
   }
 
   all(now: number): Binding[] {
     this.check();
-    this.flush();
+    this.settleAll();
     return this.stmt.all.all(now).map(decode);
   }
 
   count(now: number): number {
     this.check();
-    this.flush();
+    this.settleAll();
     // NOTE: a count over the expires_at index: ~1 ms at 10,000 bindings, where all()
     // (every row decoded, Path/flow JSON parsed) took ~18 ms of event loop per scrape.
     return this.stmt.live.get(now)?.n ?? 0;
@@ -211,7 +225,7 @@ export class SqliteLocationStore implements LocationStore {
   purgeExpired(now: number): number {
     this.check();
     this.flush();
-    const purged = this.stmt.purge.run(now).changes;
+    const purged = this.committer !== undefined ? this.committer.commitSync([['purge', now]]) : this.stmt.purge.run(now).changes;
     // The same in the cache (kept, and complete if it was, rather than dropped).
     for (const [aor, list] of this.cache) {
       if (!list.some((b) => b.expiresAt <= now)) continue;
@@ -227,7 +241,40 @@ export class SqliteLocationStore implements LocationStore {
     this.check();
     if (this.staging) return fn(); // inside stage(): the writes join the batch
     this.flush();
-    return this.runInTransaction(fn) as T;
+    if (this.committer === undefined) return this.runInTransaction(fn) as T;
+    // On the commit thread: fn's writes are collected as stage() does, then committed before returning.
+    this.staging = true;
+    let result: T;
+    try {
+      result = fn();
+    } catch (err) {
+      this.pending.length = 0;
+      this.dropCache();
+      throw err;
+    } finally {
+      this.staging = false;
+    }
+    this.flushSync();
+    return result;
+  }
+
+  /** An unstaged write: committed (after what is staged) before this returns; throws if it failed. */
+  private writeNow(write: PendingWrite): void {
+    this.flush();
+    if (this.committer !== undefined) this.committer.commitSync([write]);
+    else this.run(write);
+  }
+
+  private run(w: PendingWrite): void {
+    if (w[0] === 'save') this.stmt.save.run(...(w.slice(1) as RowValues));
+    else if (w[0] === 'remove') this.stmt.remove.run(w[1], w[2]);
+    else this.stmt.removeAll.run(w[1]);
+  }
+
+  /** Before reading the file: everything staged is committed (waited for, on the commit thread). */
+  private settleAll(): void {
+    this.flush();
+    this.committer?.drain();
   }
 
   /**
@@ -265,29 +312,75 @@ export class SqliteLocationStore implements LocationStore {
     return this.openBatch().promise;
   }
 
-  /** Commits what is staged now instead of at the end of the event-loop turn. */
+  /**
+   * Commits what is staged now instead of at the end of the event-loop turn. On
+   * the commit thread the batch is posted and its promise settles when the
+   * worker answers; inline it commits before this returns.
+   */
   flush(): void {
-    if (this.pending.length === 0) return;
+    const { writes, batch } = this.takeStaged();
+    if (writes.length === 0) {
+      batch?.resolve(); // its writers' writes were discarded (and they got the exception)
+      return;
+    }
+    if (this.committer === undefined) {
+      this.commitInline(writes, batch);
+      return;
+    }
+    let posted: Promise<number>;
+    try {
+      posted = this.committer.commit(writes);
+    } catch (err) {
+      this.failBatch(writes, batch, err);
+      return;
+    }
+    posted.then(() => batch?.resolve(), (err: unknown) => this.failBatch(writes, batch, err));
+  }
+
+  /** flush(), but on the commit thread it waits for the commit (and throws if it failed). */
+  private flushSync(): void {
+    if (this.committer === undefined) {
+      this.flush();
+      return;
+    }
+    const { writes, batch } = this.takeStaged();
+    if (writes.length > 0) {
+      try {
+        this.committer.commitSync(writes);
+      } catch (err) {
+        this.failBatch(writes, batch, err);
+        throw err;
+      }
+    }
+    batch?.resolve();
+  }
+
+  private takeStaged(): { writes: PendingWrite[]; batch: Batch | undefined } {
     const writes = this.pending;
     const batch = this.batch;
     this.pending = [];
     this.batch = undefined;
     if (this.flushTimer !== undefined) clearImmediate(this.flushTimer);
     this.flushTimer = undefined;
+    return { writes, batch };
+  }
+
+  private commitInline(writes: PendingWrite[], batch: Batch | undefined): void {
     try {
       this.runInTransaction(() => {
-        for (const w of writes) {
-          if (w.op === 'save') this.stmt.save.run(...w.row);
-          else if (w.op === 'remove') this.stmt.remove.run(w.aor, w.contact);
-          else this.stmt.removeAll.run(w.aor);
-        }
+        for (const w of writes) this.run(w);
       });
     } catch (err) {
-      // runInTransaction dropped the cache: nothing of this batch is visible any more.
-      batch?.reject(new StoreError(`location store commit of ${writes.length} staged writes failed`, { cause: err }));
+      this.failBatch(writes, batch, err);
       return;
     }
     batch?.resolve();
+  }
+
+  /** A batch rolled back: the cache may show its writes, so it goes; every writer in it is told. */
+  private failBatch(writes: PendingWrite[], batch: Batch | undefined, err: unknown): void {
+    this.forgetCache();
+    batch?.reject(new StoreError(`location store commit of ${writes.length} staged writes failed`, { cause: err }));
   }
 
   private openBatch(): Batch {
@@ -311,8 +404,14 @@ export class SqliteLocationStore implements LocationStore {
   /** Empties the cache; staged writes are committed first, or they would vanish from reads. */
   private dropCache(): void {
     this.flush();
+    this.forgetCache();
+  }
+
+  private forgetCache(): void {
     this.cache.clear();
     this.complete = false;
+    // Batches still out may hold writes the file lacks yet: the next read of the file waits for them.
+    if (this.committer !== undefined && this.committer.inFlight > 0) this.drainBeforeRead = true;
   }
 
   /** One better-sqlite3 transaction wrapper, built once (not one per REGISTER). */
@@ -322,8 +421,7 @@ export class SqliteLocationStore implements LocationStore {
       return this.txWrapper(fn);
     } catch (err) {
       // Rolled back: the cache may hold writes that never happened.
-      this.cache.clear();
-      this.complete = false;
+      this.forgetCache();
       throw err;
     }
   };
@@ -335,12 +433,15 @@ export class SqliteLocationStore implements LocationStore {
   private staging = false;
   /** The cache holds every AOR that has rows (see preload); false once it was dropped. */
   private complete = false;
+  /** See forgetCache. */
+  private drainBeforeRead = false;
 
   /** Idempotent. Commits what is staged; closes the database only if this store opened it. */
   close(): void {
     if (this.closed) return;
     this.flush();
     this.closed = true;
+    this.committer?.close();
     if (this.ownsDatabase) this.db.close();
   }
 

@@ -19,9 +19,9 @@ const AOR = '2001@lab.spacephone.test';
 const NOW = 1_000_000;
 let files = 0;
 
-function open(): { store: SqliteLocationStore; file: string; reader: Database.Database } {
+function openStore(commitThread: boolean): { store: SqliteLocationStore; file: string; reader: Database.Database } {
   const file = join(tmp.dir, `group-${files++}.sqlite`);
-  const store = SqliteLocationStore.open(file, { cacheReads: true, busyTimeoutMs: 0 });
+  const store = SqliteLocationStore.open(file, { cacheReads: true, busyTimeoutMs: 0, commitThread });
   // A second connection: what another process (or the node after kill -9) would read.
   const reader = new Database(file, { readonly: true });
   return { store, file, reader };
@@ -33,7 +33,10 @@ function rowsInFile(reader: Database.Database): string[] {
 
 const contact = (n: number): string => `<sip:2001@192.0.2.${n}:5062>`;
 
-describe('SqliteLocationStore group commit', () => {
+// The node commits on a worker thread (commit-thread.ts); inline commits are the same contract.
+for (const commitThread of [true, false]) describe(`SqliteLocationStore group commit (${commitThread ? 'on the commit thread' : 'inline'})`, () => {
+  const open = (): ReturnType<typeof openStore> => openStore(commitThread);
+
   it('MUST show a staged binding to reads at once but write it to the file only at the end of the event-loop turn', async () => {
     const { store, reader } = open();
     const done = store.stage(() => store.save(binding({ contact: contact(1) })));
@@ -118,6 +121,19 @@ describe('SqliteLocationStore group commit', () => {
     store.close();
   });
 
+  it('MUST have committed the writes of transaction(fn) when it returns, after what was staged before', () => {
+    const { store, reader } = open();
+    void store.stage(() => store.save(binding({ contact: contact(1) })));
+    store.transaction(() => {
+      store.remove(AOR, contact(1));
+      store.save(binding({ contact: contact(2) }));
+    });
+    assert.deepEqual(rowsInFile(reader), [contact(2)]);
+    assert.deepEqual(store.bindings(AOR, NOW).map((b) => b.contact), [contact(2)]);
+    reader.close();
+    store.close();
+  });
+
   it('MUST commit what is staged when closed', async () => {
     const { store, reader } = open();
     const staged = store.stage(() => store.save(binding({ contact: contact(1) })));
@@ -128,14 +144,14 @@ describe('SqliteLocationStore group commit', () => {
   });
 
   it('MUST answer from a cache preloaded at open exactly as the file does, through saves and purges', () => {
-    const file = join(tmp.dir, 'preload.sqlite');
+    const file = join(tmp.dir, `preload-${commitThread}.sqlite`);
     const first = SqliteLocationStore.open(file);
     const aors = ['2001@lab.spacephone.test', '2002@lab.spacephone.test', '2003@lab.spacephone.test'];
     first.save(binding({ aor: aors[0], contact: contact(1), q: 0.5 }));
     first.save(binding({ aor: aors[0], contact: contact(2), q: 1, expiresAt: NOW + 10 }));
     first.save(binding({ aor: aors[1], contact: contact(3) }));
     first.close();
-    const cached = SqliteLocationStore.open(file, { cacheReads: true });
+    const cached = SqliteLocationStore.open(file, { cacheReads: true, commitThread });
     const direct = SqliteLocationStore.open(file); // reads the file every time
     const agree = (now: number): void => {
       for (const aor of [...aors, 'nobody@lab.spacephone.test']) assert.deepEqual(cached.bindings(aor, now), direct.bindings(aor, now), aor);
@@ -153,7 +169,7 @@ describe('SqliteLocationStore group commit', () => {
   });
 
   it('MUST commit before returning when reads are not cached (other writers share the file)', () => {
-    const file = join(tmp.dir, 'uncached.sqlite');
+    const file = join(tmp.dir, `uncached-${commitThread}.sqlite`);
     const store = SqliteLocationStore.open(file);
     const reader = new Database(file, { readonly: true });
     void store.stage(() => store.save(binding({ contact: contact(1) })));
