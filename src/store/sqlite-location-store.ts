@@ -21,6 +21,11 @@
  * which holds none of them). Unstaged writes (keep-alive, admin) first commit
  * what is queued, so rows are always written in the order the cache saw them.
  *
+ * Where a commit runs: on a worker thread (CommitThread, the default for a cached
+ * store of a file: the node's) or inline on the caller's thread. The contract above
+ * is the same; on the thread, synchronous callers (unstaged writes, transaction(),
+ * purgeExpired, all, count, close) block until the worker has caught up.
+ *
  * NOTE: a commit window (commit after a few ms or N rows instead of per turn) was
  * measured and dropped: rows per commit rose only from 16 to 18-20 at 3,000-4,000
  * REGISTERs/s, CPU did not move, and every 200 waited up to the window longer.
