@@ -24,6 +24,10 @@ export interface CallRunFigures {
   cpuSec?: number;
   /** New INVITEs the node refused with 503 (overload protection), where measured. */
   refused503?: number;
+  /** Node runs: CPU of the node's main thread per completed call, µs. */
+  mainCpuUs?: number;
+  /** Node runs: overload protection entries and their signals (bench/pbx.ts overloadSummary). */
+  overload?: string;
 }
 
 const SDP = (ip: string): string => `v=0\r\no=- 1 1 IN IP4 ${ip}\r\ns=-\r\nc=IN IP4 ${ip}\r\nt=0 0\r\nm=audio 16000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n`;

@@ -54,6 +54,10 @@ export interface RegisterRunFigures {
   retransmissions: number;
   /** New REGISTERs the node refused with 503 + Retry-After (overload protection; SIPp counts them as failed and does not retry). */
   refused503?: number;
+  /** Node runs: CPU of its main thread (the event loop) per registration, µs: tells the machine's fast and slow phases apart. */
+  mainCpuUs?: number;
+  /** Node runs: how often overload protection engaged, and its signals then (from the node's log). */
+  overload?: string;
 }
 
 export interface PbxBenchFigures {
@@ -105,6 +109,47 @@ async function metrics(): Promise<Record<string, number>> {
     if (m) out[m[1]] = Number(m[2]);
   }
   return out;
+}
+
+/** CPU ms of a process from /proc: its main thread (the event loop) and all its threads together. */
+export function processCpuMs(pid: number): { mainMs: number; totalMs: number } {
+  const ms = (stat: string): number => {
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10; // utime + stime, USER_HZ = 100
+  };
+  return { mainMs: ms(readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8')), totalMs: ms(readFileSync(`/proc/${pid}/stat`, 'utf8')) };
+}
+
+/** An overload state change as the node logs it (level warn). */
+export interface OverloadChange { overloaded: boolean; queueDelayMs?: number; lagMs?: number; utilization?: number }
+
+/**
+ * Collects the node's overload state changes from its log, so that watching
+ * costs the node nothing (a /metrics scrape counts every binding). `take()`
+ * returns those since the last take.
+ */
+export function watchOverload(child: ChildProcess): { take(): OverloadChange[] } {
+  let changes: OverloadChange[] = [];
+  let tail = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    const lines = (tail + d.toString()).split('\n');
+    tail = lines.pop() ?? '';
+    for (const line of lines) {
+      if (!line.includes('"overloaded"')) continue;
+      try {
+        changes.push(JSON.parse(line) as OverloadChange);
+      } catch { /* not a JSON log line */ }
+    }
+  });
+  return { take: () => { const out = changes; changes = []; return out; } };
+}
+
+/** "2× (queue delay up to 612 ms, lag up to 30 ms)", or "0×". */
+export function overloadSummary(changes: OverloadChange[]): string {
+  const entered = changes.filter((c) => c.overloaded);
+  if (entered.length === 0) return '0×';
+  const max = (f: (c: OverloadChange) => number | undefined): number => Math.max(...entered.map((c) => f(c) ?? 0));
+  return `${entered.length}× (queue delay up to ${max((c) => c.queueDelayMs)} ms, lag up to ${max((c) => c.lagMs)} ms)`;
 }
 
 /** Starts `spacephone start` (of the tree at `cwd`) and resolves once it printed `node <name> ready`. */
@@ -168,12 +213,20 @@ export async function registerRun(name: string, dir: string, target: string, lis
   return { name, users: list.length, rounds, targetRate: rate, succeeded, failed, perSecond: succeeded / elapsedSec, elapsedSec, retransmissions: runs.reduce((s, r) => s + stat(r, 'Retransmissions(C)'), 0) };
 }
 
-/** A node run with the node's 503 count (sip_overload_rejected_total; absent on nodes without overload protection). */
-async function withRefused<T extends { refused503?: number }>(run: () => Promise<T>): Promise<T> {
+/** Per-run figures only the node has: 503 count (sip_overload_rejected_total), main-thread CPU, overload entries. */
+interface NodeWatch { pid: number; overload: { take(): OverloadChange[] } }
+
+/** A node run with the node's 503 count (absent on nodes without overload protection), main-thread CPU per success and overload entries. */
+async function withRefused<T extends { refused503?: number; mainCpuUs?: number; overload?: string; succeeded?: number }>(node: NodeWatch, run: () => Promise<T>): Promise<T> {
   const before = (await metrics()).sip_overload_rejected_total;
+  node.overload.take();
+  const cpu0 = processCpuMs(node.pid).mainMs;
   const r = await run();
+  const cpu1 = processCpuMs(node.pid).mainMs;
   const after = (await metrics()).sip_overload_rejected_total;
   if (before !== undefined && after !== undefined) r.refused503 = after - before;
+  if (r.succeeded) r.mainCpuUs = ((cpu1 - cpu0) * 1000) / r.succeeded;
+  r.overload = overloadSummary(node.overload.take());
   return r;
 }
 
@@ -264,13 +317,14 @@ export async function benchPbx(opts: PbxBenchOptions = {}): Promise<PbxBenchFigu
   const out: PbxBenchFigures = { register: [], rss: { startMiB: 0, after10kMiB: 0, settledMiB: 0, endMiB: 0, bindings: 0, endBindings: 0, settledHeapMiB: NaN, endHeapMiB: NaN }, startupMs: 0, tree: opts.tree ?? 'this tree', calls: [], media: { invites: 0, anchored: 0, portPairsInUseAfter: -1, callsActiveAfter: -1 }, kamailioRegister: [], kamailioCalls: [], notes };
   const node = await startNode(config, profileDir, opts.tree, startup);
   out.startupMs = startup.ms;
+  const watch: NodeWatch = { pid: node.pid ?? 0, overload: watchOverload(node) };
   try {
     await sleep(1000);
     out.rss.startMiB = rssMiB(node.pid);
     // First 10,000 bindings at the lowest rate (the RSS figure), then the calls on a
     // node not yet overloaded, then the REGISTER rate sweep (which overloads it).
     const regName = (i: number): string => `spacephone node, ${i === 0 ? 'new bindings' : 'refresh'}`;
-    out.register.push(await withRefused(() => registerRun(regName(0), dir, `${NODE_IP}:5060`, all, registerRates[0] ?? 500, 5100)));
+    out.register.push(await withRefused(watch, () => registerRun(regName(0), dir, `${NODE_IP}:5060`, all, registerRates[0] ?? 500, 5100)));
     out.rss.after10kMiB = rssMiB(node.pid);
     out.rss.bindings = (await metrics()).registrations ?? 0;
     await sleep(35_000);
@@ -278,7 +332,7 @@ export async function benchPbx(opts: PbxBenchOptions = {}): Promise<PbxBenchFigu
     out.rss.settledHeapMiB = heapMiB(await metrics());
     const uas = await startCalleeUas(dir, `${NODE_IP}:5060`);
     try {
-      for (const [i, rate] of callRates.entries()) out.calls.push(await withRefused(() => callRun(`spacephone B2BUA (media anchored), ${holdMs} ms hold`, dir, `${NODE_IP}:5060`, calls, rate, holdMs, 5200 + 2 * i)));
+      for (const [i, rate] of callRates.entries()) out.calls.push(await withRefused(watch, () => callRun(`spacephone B2BUA (media anchored), ${holdMs} ms hold`, dir, `${NODE_IP}:5060`, calls, rate, holdMs, 5200 + 2 * i)));
     } finally {
       await stopSipp(uas);
     }
@@ -296,11 +350,11 @@ export async function benchPbx(opts: PbxBenchOptions = {}): Promise<PbxBenchFigu
     out.media.anchored = invites.filter((m) => new RegExp(`^c=IN IP4 ${NODE_IP.replace(/\./g, '\\.')}\\s*$`, 'm').test(m)).length;
     for (const [i, rate] of registerRates.entries()) {
       if (i === 0) continue;
-      out.register.push(await withRefused(() => registerRun(regName(i), dir, `${NODE_IP}:5060`, all, rate, 5100 + 10 * i)));
+      out.register.push(await withRefused(watch, () => registerRun(regName(i), dir, `${NODE_IP}:5060`, all, rate, 5100 + 10 * i)));
       await sleep(1000);
     }
     for (const [i, r] of stress.entries()) {
-      out.register.push(await withRefused(() => registerRun(stressName('spacephone node', r), dir, `${NODE_IP}:5060`, blockOf(r), r.rate, 5150 + 10 * i, r.rounds)));
+      out.register.push(await withRefused(watch, () => registerRun(stressName('spacephone node', r), dir, `${NODE_IP}:5060`, blockOf(r), r.rate, 5150 + 10 * i, r.rounds)));
       // Let the retransmission tail of an overloaded run end before the next one starts.
       await sleep(r.rate > 6000 ? 5000 : 1000);
     }
@@ -353,24 +407,29 @@ export async function benchPbx(opts: PbxBenchOptions = {}): Promise<PbxBenchFigu
   return out;
 }
 
+/** ", main thread 181 µs per success, overload entered 0×" for node runs, "" for Kamailio's. */
+export function nodeFigures(r: { mainCpuUs?: number; overload?: string }): string {
+  return r.mainCpuUs === undefined ? '' : `, main thread ${r.mainCpuUs.toFixed(0)} µs per success, overload entered ${r.overload ?? '-'}`;
+}
+
 /** Markdown section for bench/reports/latest.md. */
 export function pbxReport(p: PbxBenchFigures): string[] {
-  const reg = (rows: RegisterRunFigures[]): string[] => rows.map((r) => `| ${r.name} | ${r.users} | ${r.users * r.rounds} | ${r.targetRate} | ${r.succeeded} | ${r.failed} | ${r.perSecond.toFixed(0)} | ${r.elapsedSec.toFixed(1)} | ${r.retransmissions} | ${r.refused503 ?? '-'} |`);
-  const call = (rows: CallRunFigures[]): string[] => rows.map((r) => `| ${r.name} | ${r.calls} | ${r.targetRate} | ${r.succeeded} | ${r.failed} | ${r.callsPerSecond.toFixed(0)} | ${r.elapsedSec.toFixed(1)} | ${r.refused503 ?? '-'} |`);
+  const reg = (rows: RegisterRunFigures[]): string[] => rows.map((r) => `| ${r.name} | ${r.users} | ${r.users * r.rounds} | ${r.targetRate} | ${r.succeeded} | ${r.failed} | ${r.perSecond.toFixed(0)} | ${r.elapsedSec.toFixed(1)} | ${r.retransmissions} | ${r.refused503 ?? '-'} | ${r.mainCpuUs?.toFixed(0) ?? '-'} | ${r.overload ?? '-'} |`);
+  const call = (rows: CallRunFigures[]): string[] => rows.map((r) => `| ${r.name} | ${r.calls} | ${r.targetRate} | ${r.succeeded} | ${r.failed} | ${r.callsPerSecond.toFixed(0)} | ${r.elapsedSec.toFixed(1)} | ${r.refused503 ?? '-'} | ${r.mainCpuUs?.toFixed(0) ?? '-'} | ${r.overload ?? '-'} |`);
   const lines = [
     `## PBX node (${p.tree}) against SIPp (REGISTER with digest, B2BUA calls)${p.kamailioRegister.length > 0 ? ' vs Kamailio' : ''}`,
     '',
     `Node as its own process (log level warn), ${SIPP_PROCESSES} SIPp clients in parallel; targets: ≥ 5,000 registrations/s and ≥ 300 calls/s with 0 failures. Start to "ready" with ${2 * USERS} extensions: ${(p.startupMs / 1000).toFixed(1)} s.`,
     '',
-    '| run | users | registrations | target/s | succeeded | failed | registrations/s | elapsed s | SIPp retransmissions | of the failed: 503 (overload) |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| run | users | registrations | target/s | succeeded | failed | registrations/s | elapsed s | SIPp retransmissions | of the failed: 503 (overload) | node main thread µs/registration | overload entered |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...reg(p.register),
     ...reg(p.kamailioRegister),
     '',
     `- node RSS: ${p.rss.startMiB.toFixed(1)} MiB at start, ${p.rss.after10kMiB.toFixed(1)} MiB with ${p.rss.bindings} bindings right after the run (+${(p.rss.after10kMiB - p.rss.startMiB).toFixed(1)} MiB), ${p.rss.settledMiB.toFixed(1)} MiB 35 s later once the transactions expired (+${(p.rss.settledMiB - p.rss.startMiB).toFixed(1)} MiB per 10,000 registrations; V8 heap in use ${p.rss.settledHeapMiB.toFixed(1)} MiB), ${p.rss.endMiB.toFixed(1)} MiB at the end with ${p.rss.endBindings} bindings, after every run and ${SETTLE_MS / 1000} s idle (V8 heap in use ${p.rss.endHeapMiB.toFixed(1)} MiB)`,
     '',
-    '| run | calls | target/s | succeeded | failed | calls/s (setup) | elapsed s | of the failed: 503 (overload) |',
-    '|---|---|---|---|---|---|---|---|',
+    '| run | calls | target/s | succeeded | failed | calls/s (setup) | elapsed s | of the failed: 503 (overload) | node main thread µs/call | overload entered |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...call(p.calls),
     ...call(p.kamailioCalls),
     '',

@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { benchParser } from './parser.ts';
 import { benchCore, type CallRunFigures } from './core.ts';
-import { benchPbx, pbxReport, type StressRun } from './pbx.ts';
+import { benchPbx, nodeFigures, pbxReport, type StressRun } from './pbx.ts';
 
 const sections = process.argv.slice(2);
 const want = (s: string): boolean => sections.length === 0 || sections.includes(s);
@@ -60,8 +60,8 @@ if (want('pbx')) {
   for (const p of runs) {
     report.push(...pbxReport(p), '');
     console.log(`node (${p.tree}): ready in ${(p.startupMs / 1000).toFixed(1)} s`);
-    for (const r of [...p.register, ...p.kamailioRegister]) console.log(`${r.name}: ${r.succeeded}/${r.users * r.rounds} registered at target ${r.targetRate}/s: ${r.perSecond.toFixed(0)}/s, ${r.retransmissions} retransmissions, ${r.refused503 ?? '-'} refused with 503`);
-    for (const r of [...p.calls, ...p.kamailioCalls]) console.log(`${r.name}: ${r.succeeded}/${r.calls} ok, ${r.callsPerSecond.toFixed(0)} calls/s, ${r.refused503 ?? '-'} refused with 503`);
+    for (const r of [...p.register, ...p.kamailioRegister]) console.log(`${r.name}: ${r.succeeded}/${r.users * r.rounds} registered at target ${r.targetRate}/s: ${r.perSecond.toFixed(0)}/s, ${r.retransmissions} retransmissions, ${r.refused503 ?? '-'} refused with 503${nodeFigures(r)}`);
+    for (const r of [...p.calls, ...p.kamailioCalls]) console.log(`${r.name}: ${r.succeeded}/${r.calls} ok, ${r.callsPerSecond.toFixed(0)} calls/s, ${r.refused503 ?? '-'} refused with 503${nodeFigures(r)}`);
   }
 }
 

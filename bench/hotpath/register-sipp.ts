@@ -8,7 +8,7 @@
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startNode, stopChild, registerRun } from '../pbx.ts';
+import { startNode, stopChild, registerRun, processCpuMs, watchOverload, overloadSummary } from '../pbx.ts';
 import { pbxConfigYaml, users, writeFiles } from '../../test/interop/sipp/gen.ts';
 
 const rate = Number(process.argv[2] ?? 2000);
@@ -18,8 +18,9 @@ const config = join(dir, 'pbx.yaml');
 writeFiles({ [config]: pbxConfigYaml({ nodeName: 'pbx', address: '127.0.0.90', port: 5060, rtp: { minPort: 30000, maxPort: 39999 }, database: join(dir, 'pbx.sqlite'), firstUser: 10000, userCount: 10000, admin: { address: '127.0.0.90', port: 8090 } }) + (process.env.PROBE_OVERLOAD ? `overload: ${process.env.PROBE_OVERLOAD}\n` : '') });
 const profDir = prof ? join(dir, 'prof') : undefined;
 const node = await startNode(config, profDir, process.env.PROBE_TREE);
-const times = (): [number, number] => { const f = readFileSync(`/proc/${node.pid}/stat`, 'utf8').split(') ')[1].split(' '); return [Number(f[11]) * 10, Number(f[12]) * 10]; };
-const cpu = (): number => times()[0] + times()[1];
+/** System CPU ms of the whole process (the kernel share of its work). */
+const sysMs = (): number => Number(readFileSync(`/proc/${node.pid}/stat`, 'utf8').split(') ')[1].split(' ')[12]) * 10;
+const cpu = (): number => processCpuMs(node.pid!).totalMs;
 /** CPU ms per thread name (main thread "node", V8 GC/compiler helpers "V8 DefaultWorke", libuv pool, ...). */
 const threads = (): Map<string, number> => {
   const by = new Map<string, number>();
@@ -33,24 +34,7 @@ const threads = (): Map<string, number> => {
   }
   return by;
 };
-/**
- * The node's overload state changes, read from its log (level warn; nothing else is
- * logged on the hot path), so that watching costs the node nothing: a /metrics
- * scrape counts every binding (~18 ms at 10,000 users) and would perturb the run.
- */
-interface OverloadChange { overloaded: boolean; queueDelayMs?: number; lagMs?: number }
-const changes: OverloadChange[] = [];
-let logTail = '';
-node.stdout?.on('data', (d: Buffer) => {
-  const lines = (logTail + d.toString()).split('\n');
-  logTail = lines.pop() ?? '';
-  for (const line of lines) {
-    if (!line.includes('"overloaded"')) continue;
-    try {
-      changes.push(JSON.parse(line) as OverloadChange);
-    } catch { /* not a JSON log line */ }
-  }
-});
+const overload = watchOverload(node);
 /** One metric of the node (admin on 127.0.0.90:8090), undefined when absent (e.g. overload protection off). */
 const metric = async (name: string): Promise<number | undefined> => {
   const text = await (await fetch('http://127.0.0.90:8090/metrics')).text();
@@ -60,22 +44,20 @@ const metric = async (name: string): Promise<number | undefined> => {
 await new Promise((r) => setTimeout(r, 1000));
 for (const [i, r] of Array.from({ length: Number(process.env.PROBE_RUNS ?? 2) }, () => rate).entries()) {
   const c0 = cpu();
-  const s0 = times()[1];
+  const s0 = sysMs();
   const t0 = threads();
   const refused0 = await metric('sip_overload_rejected_total');
-  changes.length = 0;
+  overload.take();
   const run = await registerRun('probe', dir, '127.0.0.90:5060', users(10000, 10000), r, 5100 + 10 * i, Number(process.env.PROBE_ROUNDS ?? 1));
   const refused1 = await metric('sip_overload_rejected_total');
   if (process.env.PROBE_DUMP) console.log((await (await fetch('http://127.0.0.90:8090/metrics')).text()).split('\n').filter((l) => /^(sip_|overloaded|process_cpu)/.test(l)).join('\n'));
   const c1 = cpu();
-  const sys = times()[1] - s0;
+  const sys = sysMs() - s0;
   const per = [...threads()].map(([name, ms]) => `${name} ${(((ms - (t0.get(name) ?? 0)) * 1000) / Math.max(1, run.succeeded)).toFixed(0)}`).filter((x) => !x.endsWith(' 0'));
   console.log(`  µs/reg by thread: ${per.join(', ')}`);
   console.log(`target ${r}: ok ${run.succeeded} failed ${run.failed} ${run.perSecond.toFixed(0)}/s  node cpu ${(c1 - c0)} ms = ${((c1 - c0) * 1000 / Math.max(1, run.succeeded)).toFixed(0)} µs/reg (kernel ${((sys * 1000) / Math.max(1, run.succeeded)).toFixed(0)})  retrans ${run.retransmissions}`);
   const refused = refused0 !== undefined && refused1 !== undefined ? refused1 - refused0 : 'n/a';
-  const entered = changes.filter((c) => c.overloaded);
-  const delays = entered.map((c) => c.queueDelayMs ?? 0);
-  console.log(`  503 ${refused}  overload entered ${entered.length}x${delays.length ? ` (queue delay at entry max ${Math.max(...delays)} ms)` : ''}`);
+  console.log(`  503 ${refused}  overload entered ${overloadSummary(overload.take())}`);
 }
 await stopChild(node);
 if (profDir) {
