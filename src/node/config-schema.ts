@@ -133,12 +133,19 @@ const overloadSchema = z.strictObject({
   enterQueueDelayMs: positiveInt.default(400),
   /** Queue delay (ms) below which it accepts new work again. */
   exitQueueDelayMs: positiveInt.default(200),
+  /**
+   * Queue delay (ms) above which REGISTERs without credentials are dropped unread
+   * instead of answered 503, until the delay is back under enterQueueDelayMs
+   * (docs/config.md); 0 = never drop.
+   */
+  dropQueueDelayMs: z.number().int().min(0).default(600),
   /** Queue-delay probe interval (ms); 0 = no probe (the queue delay is then not a signal). */
   queueProbeMs: z.number().int().min(0).default(50),
 }).superRefine((o, ctx) => {
   if (o.exitLagMs > o.enterLagMs) ctx.addIssue({ code: 'custom', path: ['exitLagMs'], message: 'must be <= enterLagMs' });
   if (o.exitUtilization > o.enterUtilization) ctx.addIssue({ code: 'custom', path: ['exitUtilization'], message: 'must be <= enterUtilization' });
   if (o.exitQueueDelayMs > o.enterQueueDelayMs) ctx.addIssue({ code: 'custom', path: ['exitQueueDelayMs'], message: 'must be <= enterQueueDelayMs' });
+  if (o.dropQueueDelayMs !== 0 && o.dropQueueDelayMs < o.enterQueueDelayMs) ctx.addIssue({ code: 'custom', path: ['dropQueueDelayMs'], message: 'must be >= enterQueueDelayMs (or 0: never drop)' });
 });
 
 export const configSchema = z

@@ -82,7 +82,7 @@ export interface Config {
   extensions: Record<string, ExtensionConfig>;
   registrar: { minExpires: number; maxExpires: number; defaultExpires: number };
   keepalive: { intervalSec: number; maxFailures: number };
-  overload: { enabled: boolean; enterLagMs: number; exitLagMs: number; enterUtilization: number; exitUtilization: number; retryAfterSec: number; sampleMs: number; enterQueueDelayMs: number; exitQueueDelayMs: number; queueProbeMs: number };
+  overload: { enabled: boolean; enterLagMs: number; exitLagMs: number; enterUtilization: number; exitUtilization: number; retryAfterSec: number; sampleMs: number; enterQueueDelayMs: number; exitQueueDelayMs: number; queueProbeMs: number; dropQueueDelayMs: number };
   calls: { ringTimeoutSec: number; maxForwards: number };
   sip: { t1: number; t2: number; t4: number; userAgent: string; digestAlgorithms: Array<'SHA-256' | 'MD5'> };
 }

@@ -211,6 +211,12 @@ export class PbxNode {
         queueDelay: opts.queueDelay ?? (() => transport.udpQueueDelayMs()),
         enterQueueDelayMs: ov.enterQueueDelayMs,
         exitQueueDelayMs: ov.exitQueueDelayMs,
+        dropQueueDelayMs: ov.dropQueueDelayMs === 0 ? undefined : ov.dropQueueDelayMs,
+        onShedding: (shedding, sig) =>
+          this.logger.warn(
+            { shedding, queueDelayMs: Math.round(sig.queueDelayMs) },
+            shedding ? 'overloaded: dropping new REGISTERs unread' : 'dropping over',
+          ),
         retryAfterSec: ov.retryAfterSec,
         onChange: (overloaded, sig) =>
           this.logger.warn(
@@ -221,6 +227,14 @@ export class PbxNode {
       new Gauge({ name: 'overloaded', help: '1 while a share of new work is refused (event-loop lag, utilization or UDP receive-queue delay above the overload thresholds)', registers: [this.metrics], collect() { this.set(guard.state() === 'overloaded' ? 1 : 0); } });
       this.overload = guard;
       this.overloadRejected = rejected;
+      if (ov.dropQueueDelayMs !== 0) {
+        const dropped = new Counter({ name: 'sip_overload_dropped_total', help: 'New REGISTERs dropped unread while the UDP receive queue was past overload.dropQueueDelayMs', registers: [this.metrics] });
+        transport.setUdpShedding((data) => {
+          if (!guard.dropDatagram(data)) return false;
+          dropped.inc();
+          return true;
+        });
+      }
     }
 
     this.wire();

@@ -231,7 +231,8 @@ describe('PbxNode under a long UDP receive queue', () => {
   const guardClock = new FakeClock();
   before(async () => {
     // The loop is idle (lag 0): only the kernel queue delay says overloaded.
-    t = await startTestNode({ lagSource: new FixedLag(), overloadClock: guardClock, queueDelay: () => delayMs, overloadYaml: 'overload: { sampleMs: 1 }' });
+    // Dropping unread (dropQueueDelayMs) is off here: its own suite is below.
+    t = await startTestNode({ lagSource: new FixedLag(), overloadClock: guardClock, queueDelay: () => delayMs, overloadYaml: 'overload: { sampleMs: 1, dropQueueDelayMs: 0 }' });
     client = await RawUdpClient.open();
   });
   after(async () => {
@@ -268,5 +269,56 @@ describe('PbxNode under a long UDP receive queue', () => {
     }
     assert.deepEqual(after.slice(-6), new Array<number>(6).fill(401), after.join(','));
     assert.equal(metricValue(await t.metrics(), 'overloaded'), 0, 'back to ok once the queue is short');
+  });
+});
+
+describe('PbxNode with the UDP receive queue past dropQueueDelayMs', () => {
+  let t: NodeUnderTest;
+  let client: RawUdpClient;
+  let delayMs = 0;
+  const guardClock = new FakeClock();
+  before(async () => {
+    t = await startTestNode({ lagSource: new FixedLag(), overloadClock: guardClock, queueDelay: () => delayMs, overloadYaml: 'overload: { sampleMs: 1, dropQueueDelayMs: 600 }' });
+    client = await RawUdpClient.open();
+  });
+  after(async () => {
+    await client.close();
+    await t.close();
+  });
+
+  const fresh = (l: Endpoint): string => rawRequest('REGISTER', `sip:${DOMAIN}`, l, [`Contact: <sip:2001@${l.address}:${l.port}>`]);
+
+  it('MUST drop new REGISTERs unread (no answer at all) while the delay is past dropQueueDelayMs, and count them', async () => {
+    delayMs = 700;
+    guardClock.advance(1);
+    // The first one is parsed (the guard reads the signals on it) and refused or challenged; from then on new REGISTERs are dropped.
+    const first = await client.request(t.udp, fresh);
+    assert.ok(first.status === 503 || first.status === 401, `status ${first.status}`);
+    for (let i = 0; i < 3; i++) {
+      guardClock.advance(1);
+      await assert.rejects(client.request(t.udp, fresh, 300), 'no response: dropped before parsing');
+    }
+    assert.equal(metricValue(await t.metrics(), 'sip_overload_dropped_total'), 3);
+  });
+
+  it('MUST still parse and answer credentialed REGISTERs and other requests while dropping', async () => {
+    const auth = `Authorization: Digest username="2001", realm="${DOMAIN}", nonce="bogus", uri="sip:${DOMAIN}", response="00000000000000000000000000000000"`;
+    guardClock.advance(1);
+    const reg = await client.request(t.udp, (l) => rawRequest('REGISTER', `sip:${DOMAIN}`, l, [`Contact: <sip:2001@${l.address}:${l.port}>`, auth]));
+    assert.equal(reg.status, 401, 'credentials checked (bogus nonce): not dropped');
+    const options = await client.request(t.udp, (l) => rawRequest('OPTIONS', `sip:${DOMAIN}`, l, []));
+    assert.equal(options.status, 200);
+  });
+
+  it('MUST keep dropping while the delay is above enterQueueDelayMs and stop below it', async () => {
+    delayMs = 450; // between enter (400) and drop (600): still dropping
+    guardClock.advance(1);
+    await assert.rejects(client.request(t.udp, fresh, 300));
+    delayMs = 300; // below enter: parsed again (the 503 share falls from here)
+    guardClock.advance(1);
+    await client.request(t.udp, (l) => rawRequest('OPTIONS', `sip:${DOMAIN}`, l, [])); // any datagram: the guard reads the signals
+    const res = await client.request(t.udp, fresh);
+    assert.ok(res.status === 401 || res.status === 503, `answered again: ${res.status}`);
+    assert.equal(metricValue(await t.metrics(), 'sip_overload_dropped_total'), 4);
   });
 });

@@ -127,6 +127,43 @@ describe('overload guard: kernel receive-queue delay', () => {
     for (let i = 0; i < 20; i++) assert.equal(g.shouldReject(withAuth), false, 'the second half of a handshake is served');
   });
 
+  it('MUST drop only uncredentialed REGISTERs unread, from a delay past dropQueueDelayMs until it is back under enterQueueDelayMs', () => {
+    let delay = 300;
+    const clock = new FakeClock();
+    const shedding: Array<[boolean, number]> = [];
+    const g = new OverloadGuard({
+      source: idleLoop, clock, adjustMs: 50, enterLagMs: 250, exitLagMs: 100, queueDelay: () => delay,
+      enterQueueDelayMs: 200, exitQueueDelayMs: 50, dropQueueDelayMs: 500, retryAfterSec: 5,
+      onShedding: (on, s) => shedding.push([on, s.queueDelayMs]),
+    });
+    const fresh = Buffer.from('REGISTER sip:lab.spacephone.test SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx\r\nContent-Length: 0\r\n\r\n');
+    const credentialed = Buffer.from('REGISTER sip:lab.spacephone.test SIP/2.0\r\nAuthorization: Digest username="2001"\r\nContent-Length: 0\r\n\r\n');
+    const invite = Buffer.from('INVITE sip:2002@lab.spacephone.test SIP/2.0\r\nContent-Length: 0\r\n\r\n');
+    g.state();
+    assert.equal(g.dropDatagram(fresh), false, 'overloaded (503s) but below the drop threshold');
+    delay = 600;
+    clock.advance(50);
+    g.state();
+    assert.equal(g.dropDatagram(fresh), true);
+    assert.equal(g.dropDatagram(credentialed), false, 'the second half of a handshake is parsed');
+    assert.equal(g.dropDatagram(invite), false, 'only REGISTERs');
+    delay = 250; // under drop, over enter: still dropping
+    clock.advance(50);
+    assert.equal(g.dropDatagram(fresh), true);
+    delay = 150;
+    clock.advance(50);
+    assert.equal(g.dropDatagram(fresh), false, 'under enterQueueDelayMs: parsed again (the 503 share handles the rest)');
+    assert.equal(g.dropped, 2);
+    assert.deepEqual(shedding, [[true, 600], [false, 150]]);
+    assert.throws(
+      () => new OverloadGuard({ source: idleLoop, clock, adjustMs: 50, enterLagMs: 250, exitLagMs: 100, enterQueueDelayMs: 400, exitQueueDelayMs: 200, dropQueueDelayMs: 300, retryAfterSec: 5 }),
+      RangeError,
+    );
+    assert.throws(() => parseConfig(nodeYaml({ overloadYaml: 'overload: { dropQueueDelayMs: 300 }' }), '/tmp/x.yaml'), /dropQueueDelayMs/);
+    assert.equal(parseConfig(nodeYaml(), '/tmp/x.yaml').overload.dropQueueDelayMs, 600);
+    assert.equal(parseConfig(nodeYaml({ overloadYaml: 'overload: { dropQueueDelayMs: 0 }' }), '/tmp/x.yaml').overload.dropQueueDelayMs, 0, '0 = never drop');
+  });
+
   it('MUST read an unknown queue delay (no probe) as none', () => {
     const { g, clock } = guard(() => undefined);
     for (let i = 0; i < 5; i++) {

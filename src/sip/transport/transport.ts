@@ -405,8 +405,29 @@ export class SipTransport implements TransportLayer {
 
   // ---------------------------------------------------------------- inbound
 
+  /**
+   * Installs (or removes, with undefined) a filter run on every UDP datagram before
+   * it is parsed: a datagram it returns true for is dropped unread (overload
+   * shedding, where even a 503 costs more than the node has; RFC 6357 §4).
+   */
+  setUdpShedding(drop: ((data: Buffer) => boolean) | undefined): void {
+    this.udpShed = drop;
+  }
+
+  /** Datagrams dropped by the shedding filter since start. */
+  get udpShedCount(): number {
+    return this.udpShedTotal;
+  }
+
+  private udpShed: ((data: Buffer) => boolean) | undefined;
+  private udpShedTotal = 0;
+
   private onDatagram(data: Buffer, from: Endpoint, listener: UdpListener): void {
     try {
+      if (this.udpShed !== undefined && this.udpShed(data)) {
+        this.udpShedTotal++;
+        return;
+      }
       // `from` is a fresh object per datagram. An IPv4 socket reports dotted-quad
       // sources, already canonical; IPv6 ones need canonicalIp.
       const source: Endpoint = listener.family === 4 ? from : { transport: 'udp', address: canonicalIp(from.address), port: from.port };
