@@ -58,6 +58,8 @@ export interface RegisterRunFigures {
   mainCpuUs?: number;
   /** Node runs: how often overload protection engaged, and its signals then (from the node's log). */
   overload?: string;
+  /** Node runs: new REGISTERs dropped unread (overload.dropQueueDelayMs; SIPp retransmits them). */
+  dropped?: number;
 }
 
 export interface PbxBenchFigures {
@@ -217,14 +219,17 @@ export async function registerRun(name: string, dir: string, target: string, lis
 interface NodeWatch { pid: number; overload: { take(): OverloadChange[] } }
 
 /** A node run with the node's 503 count (absent on nodes without overload protection), main-thread CPU per success and overload entries. */
-async function withRefused<T extends { refused503?: number; mainCpuUs?: number; overload?: string; succeeded?: number }>(node: NodeWatch, run: () => Promise<T>): Promise<T> {
-  const before = (await metrics()).sip_overload_rejected_total;
+async function withRefused<T extends { refused503?: number; mainCpuUs?: number; overload?: string; succeeded?: number; dropped?: number }>(node: NodeWatch, run: () => Promise<T>): Promise<T> {
+  const m0 = await metrics();
+  const before = m0.sip_overload_rejected_total;
   node.overload.take();
   const cpu0 = processCpuMs(node.pid).mainMs;
   const r = await run();
   const cpu1 = processCpuMs(node.pid).mainMs;
-  const after = (await metrics()).sip_overload_rejected_total;
+  const m1 = await metrics();
+  const after = m1.sip_overload_rejected_total;
   if (before !== undefined && after !== undefined) r.refused503 = after - before;
+  r.dropped = (m1.sip_overload_dropped_total ?? 0) - (m0.sip_overload_dropped_total ?? 0);
   if (r.succeeded) r.mainCpuUs = ((cpu1 - cpu0) * 1000) / r.succeeded;
   r.overload = overloadSummary(node.overload.take());
   return r;
@@ -408,21 +413,21 @@ export async function benchPbx(opts: PbxBenchOptions = {}): Promise<PbxBenchFigu
 }
 
 /** ", main thread 181 µs per success, overload entered 0×" for node runs, "" for Kamailio's. */
-export function nodeFigures(r: { mainCpuUs?: number; overload?: string }): string {
-  return r.mainCpuUs === undefined ? '' : `, main thread ${r.mainCpuUs.toFixed(0)} µs per success, overload entered ${r.overload ?? '-'}`;
+export function nodeFigures(r: { mainCpuUs?: number; overload?: string; dropped?: number }): string {
+  return r.mainCpuUs === undefined ? '' : `, main thread ${r.mainCpuUs.toFixed(0)} µs per success, overload entered ${r.overload ?? '-'}, ${r.dropped ?? 0} dropped unread`;
 }
 
 /** Markdown section for bench/reports/latest.md. */
 export function pbxReport(p: PbxBenchFigures): string[] {
-  const reg = (rows: RegisterRunFigures[]): string[] => rows.map((r) => `| ${r.name} | ${r.users} | ${r.users * r.rounds} | ${r.targetRate} | ${r.succeeded} | ${r.failed} | ${r.perSecond.toFixed(0)} | ${r.elapsedSec.toFixed(1)} | ${r.retransmissions} | ${r.refused503 ?? '-'} | ${r.mainCpuUs?.toFixed(0) ?? '-'} | ${r.overload ?? '-'} |`);
+  const reg = (rows: RegisterRunFigures[]): string[] => rows.map((r) => `| ${r.name} | ${r.users} | ${r.users * r.rounds} | ${r.targetRate} | ${r.succeeded} | ${r.failed} | ${r.perSecond.toFixed(0)} | ${r.elapsedSec.toFixed(1)} | ${r.retransmissions} | ${r.refused503 ?? '-'} | ${r.dropped ?? '-'} | ${r.mainCpuUs?.toFixed(0) ?? '-'} | ${r.overload ?? '-'} |`);
   const call = (rows: CallRunFigures[]): string[] => rows.map((r) => `| ${r.name} | ${r.calls} | ${r.targetRate} | ${r.succeeded} | ${r.failed} | ${r.callsPerSecond.toFixed(0)} | ${r.elapsedSec.toFixed(1)} | ${r.refused503 ?? '-'} | ${r.mainCpuUs?.toFixed(0) ?? '-'} | ${r.overload ?? '-'} |`);
   const lines = [
     `## PBX node (${p.tree}) against SIPp (REGISTER with digest, B2BUA calls)${p.kamailioRegister.length > 0 ? ' vs Kamailio' : ''}`,
     '',
     `Node as its own process (log level warn), ${SIPP_PROCESSES} SIPp clients in parallel; targets: ≥ 5,000 registrations/s and ≥ 300 calls/s with 0 failures. Start to "ready" with ${2 * USERS} extensions: ${(p.startupMs / 1000).toFixed(1)} s.`,
     '',
-    '| run | users | registrations | target/s | succeeded | failed | registrations/s | elapsed s | SIPp retransmissions | of the failed: 503 (overload) | node main thread µs/registration | overload entered |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| run | users | registrations | target/s | succeeded | failed | registrations/s | elapsed s | SIPp retransmissions | of the failed: 503 (overload) | dropped unread (overload) | node main thread µs/registration | overload entered |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...reg(p.register),
     ...reg(p.kamailioRegister),
     '',

@@ -57,7 +57,7 @@ for (const [i, r] of Array.from({ length: Number(process.env.PROBE_RUNS ?? 2) },
   console.log(`  µs/reg by thread: ${per.join(', ')}`);
   console.log(`target ${r}: ok ${run.succeeded} failed ${run.failed} ${run.perSecond.toFixed(0)}/s  node cpu ${(c1 - c0)} ms = ${((c1 - c0) * 1000 / Math.max(1, run.succeeded)).toFixed(0)} µs/reg (kernel ${((sys * 1000) / Math.max(1, run.succeeded)).toFixed(0)})  retrans ${run.retransmissions}`);
   const refused = refused0 !== undefined && refused1 !== undefined ? refused1 - refused0 : 'n/a';
-  console.log(`  503 ${refused}  overload entered ${overloadSummary(overload.take())}`);
+  console.log(`  503 ${refused}  dropped unread ${(await metric('sip_overload_dropped_total')) ?? 0} (since start)  overload entered ${overloadSummary(overload.take())}`);
 }
 await stopChild(node);
 if (profDir) {
