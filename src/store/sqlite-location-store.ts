@@ -174,7 +174,7 @@ export class SqliteLocationStore implements LocationStore {
 
   save(b: Binding): void {
     this.check();
-    const write: PendingWrite = ['save', ...rowOf(b)];
+    const write = saveWrite(b);
     if (this.staging) {
       this.pending.push(write);
       this.cacheSave(b, true);
@@ -455,8 +455,10 @@ export class SqliteLocationStore implements LocationStore {
   }
 }
 
-function rowOf(b: Binding): RowValues {
+/** The save write of a binding: 'save' and the statement's values, built as one array (this runs per REGISTER). */
+function saveWrite(b: Binding): PendingWrite {
   return [
+    'save',
     b.aor,
     b.contact,
     b.instanceId ?? null,
