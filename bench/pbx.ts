@@ -18,7 +18,7 @@
  * its top self-time frames to the report.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runSipp, startSipp, stopSipp, requireTool, type SippRun } from '../test/support/tools.ts';
@@ -374,7 +374,16 @@ export async function benchPbx(opts: PbxBenchOptions = {}): Promise<PbxBenchFigu
   } finally {
     await stopChild(node);
   }
-  if (profileDir) out.profile = topFrames(profileDir);
+  if (profileDir) {
+    out.profile = topFrames(profileDir);
+    // Kept for a closer look (the run's directory is removed below).
+    const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+    if (file) {
+      const kept = join(tmpdir(), 'spacephone-bench-node.cpuprofile');
+      copyFileSync(join(profileDir, file), kept);
+      notes.push(`node CPU profile: ${kept}`);
+    }
+  }
 
   // (c) Kamailio under the same SIPp runs.
   try {

@@ -13,7 +13,7 @@
  *   5 Request-URI user is our extension          → 404; no reachable binding → 480
  *   6 Call: media relay, one branch per binding (sent to the flow, Route from Path)
  */
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../../sip/message/random.ts';
 import type { CallSummary } from '../../admin/types.ts';
 import type { CdrResult, CdrStore } from '../../store/cdr-store.ts';
 import type { Binding, LocationStore } from '../../store/location-store.ts';
@@ -101,7 +101,7 @@ export class CallManager {
   private readonly env: CallEnv;
 
   constructor(private readonly deps: CallManagerDeps) {
-    this.prefix = branchPrefix(randomBytes(3).toString('hex'));
+    this.prefix = branchPrefix(randomHex(3));
     // The node's T1 (config sip.t1) also drives our 2xx retransmission and its 64*T1 give-up.
     const timers = deps.timers ?? deps.layer.timerBase;
     this.env = {
@@ -273,8 +273,8 @@ export class CallManager {
     if (caller.displayName !== undefined) from.displayName = caller.displayName;
     const toUri: Uri = { scheme: 'sip', user: callee.number, host: domain, params: new Map(), headers: new Map() };
     const plan = (sdp: string): BranchPlan[] => {
-      const callId = randomBytes(12).toString('hex');
-      const fromTag = randomBytes(8).toString('hex');
+      const callId = randomHex(12);
+      const fromTag = randomHex(8);
       const out: BranchPlan[] = [];
       for (const b of bindings) {
         const p = this.branchPlan(b, { from, fromTag, to: { uri: toUri, params: new Map() }, callId, mf: Math.min(mf - 1, this.deps.maxForwards), sdp });
@@ -326,7 +326,7 @@ export class CallManager {
         host,
         port: local?.port,
         params: new Map<string, string | null>([
-          ['branch', this.prefix + randomBytes(8).toString('hex')],
+          ['branch', this.prefix + randomHex(8)],
           ['rport', null],
         ]),
       },
@@ -360,7 +360,7 @@ export class CallManager {
   }
 
   private withTag(res: SipResponse): SipResponse {
-    if (!res.to.params.has('tag')) res.to.params.set('tag', randomBytes(6).toString('hex'));
+    if (!res.to.params.has('tag')) res.to.params.set('tag', randomHex(6));
     return res;
   }
 

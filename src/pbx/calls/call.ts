@@ -35,7 +35,7 @@
  *   ended           forgotten at once; a late BYE gets 481 without new state, a late
  *                   2xx of a branch is ACKed and BYEd.
  */
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../../sip/message/random.ts';
 import type { CallState } from '../../admin/types.ts';
 import type { CdrResult, CdrStore } from '../../store/cdr-store.ts';
 import type { Logger } from '../../util/log.ts';
@@ -106,7 +106,7 @@ function sdpOf(msg: SipRequest | SipResponse): string | undefined {
 }
 
 export class Call implements UpdateHost {
-  readonly id = randomBytes(4).toString('hex');
+  readonly id = randomHex(4);
   readonly log: Logger;
   readonly startedAt: number;
   answeredAt: number | undefined;
@@ -137,7 +137,7 @@ export class Call implements UpdateHost {
   ) {
     this.log = env.logger.child({ call: this.id });
     this.startedAt = env.clock.now();
-    this.aTag = randomBytes(8).toString('hex');
+    this.aTag = randomHex(8);
     this.aTarget = { ...aIn.source };
   }
 
