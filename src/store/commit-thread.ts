@@ -102,6 +102,11 @@ export class CommitThread {
     this.waitUntil(this.seq);
   }
 
+  /** False once closed, or once the worker is gone (every later batch would fail). */
+  get usable(): boolean {
+    return !this.closed && this.broken === undefined;
+  }
+
   /** Batches posted and not yet answered. */
   get inFlight(): number {
     return this.waiting.size;

@@ -91,7 +91,7 @@ export class SqliteLocationStore implements LocationStore {
   private readonly cacheReads: boolean;
 
   /** Where commits run: a worker thread with its own connection, or undefined (inline, on this thread). */
-  private readonly committer: CommitThread | undefined;
+  private committer: CommitThread | undefined;
 
   /**
    * Uses an open database (see openDatabase); `ownsDatabase` makes close() close it too.
@@ -160,7 +160,7 @@ export class SqliteLocationStore implements LocationStore {
     if (this.complete) return []; // not cached: not in the file (nor staged)
     if (this.drainBeforeRead) {
       // The cache was emptied with batches in flight: the file must hold them before it is read.
-      this.committer?.drain();
+      this.thread()?.drain();
       this.drainBeforeRead = false;
     }
     const list = this.stmt.byAor.all(aor).map(decode);
@@ -230,7 +230,8 @@ export class SqliteLocationStore implements LocationStore {
   purgeExpired(now: number): number {
     this.check();
     this.flush();
-    const purged = this.committer !== undefined ? this.committer.commitSync([['purge', now]]) : this.stmt.purge.run(now).changes;
+    const thread = this.thread();
+    const purged = thread !== undefined ? thread.commitSync([['purge', now]]) : this.stmt.purge.run(now).changes;
     // The same in the cache (kept, and complete if it was, rather than dropped).
     for (const [aor, list] of this.cache) {
       if (!list.some((b) => b.expiresAt <= now)) continue;
@@ -246,7 +247,7 @@ export class SqliteLocationStore implements LocationStore {
     this.check();
     if (this.staging) return fn(); // inside stage(): the writes join the batch
     this.flush();
-    if (this.committer === undefined) return this.runInTransaction(fn) as T;
+    if (this.thread() === undefined) return this.runInTransaction(fn) as T;
     // On the commit thread: fn's writes are collected as stage() does, then committed before returning.
     this.staging = true;
     let result: T;
@@ -266,7 +267,8 @@ export class SqliteLocationStore implements LocationStore {
   /** An unstaged write: committed (after what is staged) before this returns; throws if it failed. */
   private writeNow(write: PendingWrite): void {
     this.flush();
-    if (this.committer !== undefined) this.committer.commitSync([write]);
+    const thread = this.thread();
+    if (thread !== undefined) thread.commitSync([write]);
     else this.run(write);
   }
 
@@ -279,7 +281,21 @@ export class SqliteLocationStore implements LocationStore {
   /** Before reading the file: everything staged is committed (waited for, on the commit thread). */
   private settleAll(): void {
     this.flush();
-    this.committer?.drain();
+    this.thread()?.drain();
+  }
+
+  /**
+   * The commit thread, or undefined for inline commits: also once the worker has
+   * gone (it catches every batch's error, so only e.g. running out of memory ends
+   * it). Its batches still out were failed; inline commits on this connection
+   * take over, so the node goes on registering phones.
+   */
+  private thread(): CommitThread | undefined {
+    const t = this.committer;
+    if (t === undefined || t.usable) return t;
+    this.committer = undefined;
+    t.close();
+    return undefined;
   }
 
   /**
@@ -328,13 +344,14 @@ export class SqliteLocationStore implements LocationStore {
       batch?.resolve(); // its writers' writes were discarded (and they got the exception)
       return;
     }
-    if (this.committer === undefined) {
+    const thread = this.thread();
+    if (thread === undefined) {
       this.commitInline(writes, batch);
       return;
     }
     let posted: Promise<number>;
     try {
-      posted = this.committer.commit(writes);
+      posted = thread.commit(writes);
     } catch (err) {
       this.failBatch(writes, batch, err);
       return;
@@ -344,14 +361,15 @@ export class SqliteLocationStore implements LocationStore {
 
   /** flush(), but on the commit thread it waits for the commit (and throws if it failed). */
   private flushSync(): void {
-    if (this.committer === undefined) {
+    const thread = this.thread();
+    if (thread === undefined) {
       this.flush();
       return;
     }
     const { writes, batch } = this.takeStaged();
     if (writes.length > 0) {
       try {
-        this.committer.commitSync(writes);
+        thread.commitSync(writes);
       } catch (err) {
         this.failBatch(writes, batch, err);
         throw err;

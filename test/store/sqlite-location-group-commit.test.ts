@@ -134,6 +134,25 @@ for (const commitThread of [true, false]) describe(`SqliteLocationStore group co
     store.close();
   });
 
+  if (commitThread) {
+    it('MUST go on with inline commits once the commit thread is gone, failing only the batch it took along', async () => {
+      const { store, reader } = open();
+      await store.stage(() => store.save(binding({ contact: contact(1) })));
+      // Failure injection: the worker ends (in real life: out of memory) with a batch on its way.
+      const worker = (store as unknown as { committer: { worker: { terminate(): Promise<number> } } }).committer.worker;
+      const lost = store.stage(() => store.save(binding({ contact: contact(2) })));
+      await worker.terminate();
+      await assert.rejects(lost, StoreError);
+      await store.stage(() => store.save(binding({ contact: contact(3) })));
+      store.save(binding({ contact: contact(4) }));
+      assert.equal(store.purgeExpired(NOW - 1), 0);
+      assert.deepEqual(store.bindings(AOR, NOW).map((b) => b.contact).sort(), [contact(1), contact(3), contact(4)]);
+      assert.deepEqual(rowsInFile(reader), [contact(1), contact(3), contact(4)]);
+      reader.close();
+      store.close();
+    });
+  }
+
   it('MUST commit what is staged when closed', async () => {
     const { store, reader } = open();
     const staged = store.stage(() => store.save(binding({ contact: contact(1) })));
