@@ -224,101 +224,96 @@ describe('PbxNode under overload', () => {
   });
 });
 
-describe('PbxNode under a long UDP receive queue', () => {
-  let t: NodeUnderTest;
-  let client: RawUdpClient;
-  let delayMs = 0;
-  const guardClock = new FakeClock();
+/**
+ * A test node whose overload guard reads the queue delay `fx.delayMs` on its own
+ * clock `fx.clock`; the loop is idle (lag 0), so only the kernel queue delay can
+ * say overloaded. Registers the suite's before/after.
+ */
+function queueDelayNode(overloadYaml: string): { t: NodeUnderTest; client: RawUdpClient; delayMs: number; clock: FakeClock } {
+  const fx = { t: undefined as unknown as NodeUnderTest, client: undefined as unknown as RawUdpClient, delayMs: 0, clock: new FakeClock() };
   before(async () => {
-    // The loop is idle (lag 0): only the kernel queue delay says overloaded.
-    // Dropping unread (dropQueueDelayMs) is off here: its own suite is below.
-    t = await startTestNode({ lagSource: new FixedLag(), overloadClock: guardClock, queueDelay: () => delayMs, overloadYaml: 'overload: { sampleMs: 1, dropQueueDelayMs: 0 }' });
-    client = await RawUdpClient.open();
+    fx.t = await startTestNode({ lagSource: new FixedLag(), overloadClock: fx.clock, queueDelay: () => fx.delayMs, overloadYaml });
+    fx.client = await RawUdpClient.open();
   });
   after(async () => {
-    await client.close();
-    await t.close();
+    await fx.client.close();
+    await fx.t.close();
   });
+  return fx;
+}
+
+describe('PbxNode under a long UDP receive queue', () => {
+  // Dropping unread (dropQueueDelayMs) is off here: its own suite is below.
+  const fx = queueDelayNode('overload: { sampleMs: 1, dropQueueDelayMs: 0 }');
 
   it('MUST report the delay its own probe measures as sip_udp_queue_delay_seconds (small when idle)', async () => {
-    const value = metricValue(await t.metrics(), 'sip_udp_queue_delay_seconds');
+    const value = metricValue(await fx.t.metrics(), 'sip_udp_queue_delay_seconds');
     assert.ok(value !== undefined && value >= 0 && value < 0.05, `gauge ${value}`);
   });
 
   it('MUST answer new REGISTERs with 503 + Retry-After while the queue delay is above enterQueueDelayMs, and serve the credentialed half', async () => {
-    delayMs = 1000; // far above enterQueueDelayMs (400 ms): +0.2 per adjustment
+    fx.delayMs = 1000; // far above enterQueueDelayMs (400 ms): +0.2 per adjustment
     const statuses: number[] = [];
     for (let i = 0; i < 10; i++) {
-      guardClock.advance(1);
-      const res = await client.request(t.udp, (l) => rawRequest('REGISTER', `sip:${DOMAIN}`, l, [`Contact: <sip:2001@${l.address}:${l.port}>`]));
+      fx.clock.advance(1);
+      const res = await fx.client.request(fx.t.udp, (l) => rawRequest('REGISTER', `sip:${DOMAIN}`, l, [`Contact: <sip:2001@${l.address}:${l.port}>`]));
       statuses.push(res.status);
       if (res.status === 503) assert.deepEqual(headerValues(res, 'Retry-After'), ['5']);
     }
     // Shares 0.2, 0.4, 0.6, 0.8, 0.95 …: credit 0.2, 0.6, 1.2 (refused), 1.0 (refused), 0.95, 1.9 (refused) …
     assert.deepEqual(statuses, [401, 401, 503, 503, 401, 503, 503, 503, 503, 503]);
     const auth = `Authorization: Digest username="2001", realm="${DOMAIN}", nonce="bogus", uri="sip:${DOMAIN}", response="00000000000000000000000000000000"`;
-    const reg = await client.request(t.udp, (l) => rawRequest('REGISTER', `sip:${DOMAIN}`, l, [`Contact: <sip:2001@${l.address}:${l.port}>`, auth]));
+    const reg = await fx.client.request(fx.t.udp, (l) => rawRequest('REGISTER', `sip:${DOMAIN}`, l, [`Contact: <sip:2001@${l.address}:${l.port}>`, auth]));
     assert.equal(reg.status, 401, 'credentials are checked, not refused');
-    assert.equal(metricValue(await t.metrics(), 'overloaded'), 1);
+    assert.equal(metricValue(await fx.t.metrics(), 'overloaded'), 1);
 
-    delayMs = 10; // below exitQueueDelayMs (200): the share falls by 0.05 per adjustment
+    fx.delayMs = 10; // below exitQueueDelayMs (200): the share falls by 0.05 per adjustment
     const after: number[] = [];
     for (let i = 0; i < 25; i++) {
-      guardClock.advance(1);
-      after.push((await client.request(t.udp, (l) => rawRequest('REGISTER', `sip:${DOMAIN}`, l, [`Contact: <sip:2001@${l.address}:${l.port}>`]))).status);
+      fx.clock.advance(1);
+      after.push((await fx.client.request(fx.t.udp, (l) => rawRequest('REGISTER', `sip:${DOMAIN}`, l, [`Contact: <sip:2001@${l.address}:${l.port}>`]))).status);
     }
     assert.deepEqual(after.slice(-6), new Array<number>(6).fill(401), after.join(','));
-    assert.equal(metricValue(await t.metrics(), 'overloaded'), 0, 'back to ok once the queue is short');
+    assert.equal(metricValue(await fx.t.metrics(), 'overloaded'), 0, 'back to ok once the queue is short');
   });
 });
 
 describe('PbxNode with the UDP receive queue past dropQueueDelayMs', () => {
-  let t: NodeUnderTest;
-  let client: RawUdpClient;
-  let delayMs = 0;
-  const guardClock = new FakeClock();
-  before(async () => {
-    t = await startTestNode({ lagSource: new FixedLag(), overloadClock: guardClock, queueDelay: () => delayMs, overloadYaml: 'overload: { sampleMs: 1, dropQueueDelayMs: 600 }' });
-    client = await RawUdpClient.open();
-  });
-  after(async () => {
-    await client.close();
-    await t.close();
-  });
+  const fx = queueDelayNode('overload: { sampleMs: 1, dropQueueDelayMs: 600 }');
 
   const fresh = (l: Endpoint): string => rawRequest('REGISTER', `sip:${DOMAIN}`, l, [`Contact: <sip:2001@${l.address}:${l.port}>`]);
 
   it('MUST drop new REGISTERs unread (no answer at all) while the delay is past dropQueueDelayMs, and count them', async () => {
-    delayMs = 700;
-    guardClock.advance(1);
+    fx.delayMs = 700;
+    fx.clock.advance(1);
     // The first one is parsed (the guard reads the signals on it) and refused or challenged; from then on new REGISTERs are dropped.
-    const first = await client.request(t.udp, fresh);
+    const first = await fx.client.request(fx.t.udp, fresh);
     assert.ok(first.status === 503 || first.status === 401, `status ${first.status}`);
     for (let i = 0; i < 3; i++) {
-      guardClock.advance(1);
-      await assert.rejects(client.request(t.udp, fresh, 300), 'no response: dropped before parsing');
+      fx.clock.advance(1);
+      await assert.rejects(fx.client.request(fx.t.udp, fresh, 300), 'no response: dropped before parsing');
     }
-    assert.equal(metricValue(await t.metrics(), 'sip_overload_dropped_total'), 3);
+    assert.equal(metricValue(await fx.t.metrics(), 'sip_overload_dropped_total'), 3);
   });
 
   it('MUST still parse and answer credentialed REGISTERs and other requests while dropping', async () => {
     const auth = `Authorization: Digest username="2001", realm="${DOMAIN}", nonce="bogus", uri="sip:${DOMAIN}", response="00000000000000000000000000000000"`;
-    guardClock.advance(1);
-    const reg = await client.request(t.udp, (l) => rawRequest('REGISTER', `sip:${DOMAIN}`, l, [`Contact: <sip:2001@${l.address}:${l.port}>`, auth]));
+    fx.clock.advance(1);
+    const reg = await fx.client.request(fx.t.udp, (l) => rawRequest('REGISTER', `sip:${DOMAIN}`, l, [`Contact: <sip:2001@${l.address}:${l.port}>`, auth]));
     assert.equal(reg.status, 401, 'credentials checked (bogus nonce): not dropped');
-    const options = await client.request(t.udp, (l) => rawRequest('OPTIONS', `sip:${DOMAIN}`, l, []));
+    const options = await fx.client.request(fx.t.udp, (l) => rawRequest('OPTIONS', `sip:${DOMAIN}`, l, []));
     assert.equal(options.status, 200);
   });
 
   it('MUST keep dropping while the delay is above enterQueueDelayMs and stop below it', async () => {
-    delayMs = 450; // between enter (400) and drop (600): still dropping
-    guardClock.advance(1);
-    await assert.rejects(client.request(t.udp, fresh, 300));
-    delayMs = 300; // below enter: parsed again (the 503 share falls from here)
-    guardClock.advance(1);
-    await client.request(t.udp, (l) => rawRequest('OPTIONS', `sip:${DOMAIN}`, l, [])); // any datagram: the guard reads the signals
-    const res = await client.request(t.udp, fresh);
+    fx.delayMs = 450; // between enter (400) and drop (600): still dropping
+    fx.clock.advance(1);
+    await assert.rejects(fx.client.request(fx.t.udp, fresh, 300));
+    fx.delayMs = 300; // below enter: parsed again (the 503 share falls from here)
+    fx.clock.advance(1);
+    await fx.client.request(fx.t.udp, (l) => rawRequest('OPTIONS', `sip:${DOMAIN}`, l, [])); // any datagram: the guard reads the signals
+    const res = await fx.client.request(fx.t.udp, fresh);
     assert.ok(res.status === 401 || res.status === 503, `answered again: ${res.status}`);
-    assert.equal(metricValue(await t.metrics(), 'sip_overload_dropped_total'), 4);
+    assert.equal(metricValue(await fx.t.metrics(), 'sip_overload_dropped_total'), 4);
   });
 });

@@ -414,20 +414,12 @@ export class SipTransport implements TransportLayer {
     this.udpShed = drop;
   }
 
-  /** Datagrams dropped by the shedding filter since start. */
-  get udpShedCount(): number {
-    return this.udpShedTotal;
-  }
-
+  /** The caller counts what it drops (the node: sip_overload_dropped_total). */
   private udpShed: ((data: Buffer) => boolean) | undefined;
-  private udpShedTotal = 0;
 
   private onDatagram(data: Buffer, from: Endpoint, listener: UdpListener): void {
     try {
-      if (this.udpShed !== undefined && this.udpShed(data)) {
-        this.udpShedTotal++;
-        return;
-      }
+      if (this.udpShed !== undefined && this.udpShed(data)) return;
       // `from` is a fresh object per datagram. An IPv4 socket reports dotted-quad
       // sources, already canonical; IPv6 ones need canonicalIp.
       const source: Endpoint = listener.family === 4 ? from : { transport: 'udp', address: canonicalIp(from.address), port: from.port };
